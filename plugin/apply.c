@@ -1,0 +1,119 @@
+/*
+ * The one path every transition takes: state machine, row, deadline,
+ * history, then the status events queued for after the commit. Replies,
+ * observed `set` messages, pushes, timeouts and admin commands all call
+ * ota__apply(), so the dashboard stream and the database cannot disagree.
+ */
+#include "tracker_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Writes the `message` text of an event with `reason`, or "" for none. */
+static void reason_text(const struct ota_task *task, int reason,
+	const struct ota_apply_context *context, char *out, size_t size)
+{
+	char expected[OTA_VERSION_MAX + 1];
+	char got[OTA_VERSION_MAX + 1];
+	const char *fixed;
+
+	out[0] = '\0';
+	switch(reason){
+		case OTA_REASON_NONE:
+			return;
+		case OTA_REASON_DEVICE:
+			if(context && context->device_message && context->device_message[0]){
+				snprintf(out, size, "%s", context->device_message);
+				return;
+			}
+			break;
+		case OTA_REASON_VERSION_MISMATCH:
+			if(context && context->reported_version
+					&& ota_version_text(task->version, expected, sizeof(expected))
+					&& ota_version_text(context->reported_version, got, sizeof(got))){
+				snprintf(out, size, "version mismatch: expected %s, got %s",
+					expected, got);
+				return;
+			}
+			break;
+		default:
+			break;
+	}
+	fixed = ota_reason_message(reason);
+	snprintf(out, size, "%s", fixed ? fixed : "");
+}
+
+/* Returns when the row must be looked at again without any message: its
+ * timeout while SEND or REPLY, its retry while FAILED; 0 for never. */
+static int64_t next_deadline(const struct ota_task *task, const struct ota_row *row,
+	int64_t now)
+{
+	if((row->status == OTA_SEND || row->status == OTA_REPLY) && task->timeout_s > 0){
+		return now + (int64_t)task->timeout_s * 1000;
+	}
+	if(ota_state_retry_pending(row, task->max_retries)){
+		return now + (int64_t)task->retry_delay_s * 1000;
+	}
+	return 0;
+}
+
+static int queue_status(struct ota_tracker *t, const struct ota_task *task,
+	const struct ota_device_row *row, const struct ota_emit *emit,
+	const char *message, int64_t now)
+{
+	char topic[64];
+	char *payload;
+	int rc;
+
+	payload = ota_codec_format_status(row->serial, emit->status, now,
+		emit->progress, message[0] ? message : NULL);
+	if(!payload){
+		return OTA_STORE_ERROR;
+	}
+	ota__status_topic(topic, sizeof(topic), task->leading_slash, task->id);
+	rc = ota__queue(t, topic, payload, t->config.status_qos, false);
+	free(payload);
+	return rc;
+}
+
+int ota__apply(struct ota_tracker *t, const struct ota_task *task,
+	struct ota_device_row *row, const struct ota_event *event,
+	const struct ota_apply_context *context, enum ota_decline *decline)
+{
+	struct ota_outcome out = ota_state_apply(&row->row, event);
+	char message[OTA_MESSAGE_MAX + 1];
+	int64_t now;
+
+	if(!out.changed){
+		*decline = out.decline;
+		return 0;
+	}
+	now = ota__now(t);
+
+	row->row = out.next;
+	row->updated_at = now;
+	row->due_at = next_deadline(task, &row->row, now);
+	if(row->due_at && row->due_at < t->next_due_ms){
+		t->next_due_ms = row->due_at;
+	}
+	reason_text(task, row->row.reason, context, row->message, sizeof(row->message));
+	if(row->row.status == OTA_STOP && row->row.reason == OTA_REASON_OFFLINE){
+		snprintf(row->message, sizeof(row->message), "device offline");
+	}
+	if(ota_store_row_put(t->store, row)){
+		return OTA_STORE_ERROR;
+	}
+
+	for(int i = 0; i < out.emit_count; i++){
+		const struct ota_emit *emit = &out.emits[i];
+
+		reason_text(task, emit->reason, context, message, sizeof(message));
+		if(ota_store_history_add(t->store, task->id, row->serial, emit->status,
+				emit->progress, message[0] ? message : NULL, now)
+				|| queue_status(t, task, row, emit, message, now)){
+			return OTA_STORE_ERROR;
+		}
+	}
+	return 1;
+}

@@ -1,0 +1,607 @@
+/*
+ * SQLite store. Every statement is prepared once in ota_store_open() and
+ * reused with bind, step and reset, so the per-message path compiles no
+ * SQL. The connection runs in WAL mode; durability picks synchronous=NORMAL
+ * or FULL, and batching is the caller's choice of when to commit.
+ */
+#include "ota_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "schema.h"
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_TASK_GET,
+	ST_TASK_INSERT,
+	ST_TASK_SET_STATE,
+	ST_TASK_MAX_ID,
+	ST_ROW_GET,
+	ST_ROW_PUT,
+	ST_ROWS_DUE,
+	ST_NEXT_DUE,
+	ST_HISTORY_ADD,
+	ST_DEVICE_SET_VERSION,
+	ST_DEVICE_SET_FORM,
+	ST_DEVICE_GET_VERSION,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_TASK_GET] =
+		"SELECT id, name, version, url, extra, leading_slash, origin, state,"
+		" timeout_s, max_retries, retry_delay_s, max_concurrent,"
+		" abort_failure_percent, abort_min_finished, start_at, end_at,"
+		" created_at, updated_at FROM task WHERE id = ?1",
+	[ST_TASK_INSERT] =
+		"INSERT INTO task (id, name, version, url, extra, leading_slash,"
+		" origin, state, timeout_s, max_retries, retry_delay_s,"
+		" max_concurrent, abort_failure_percent, abort_min_finished,"
+		" start_at, end_at, created_at, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+		" ?14, ?15, ?16, ?17, ?18)",
+	[ST_TASK_SET_STATE] =
+		"UPDATE task SET state = ?2, updated_at = ?3 WHERE id = ?1",
+	[ST_TASK_MAX_ID] = "SELECT max(id) FROM task",
+	[ST_ROW_GET] =
+		"SELECT status, progress, reason, message, attempts, announced,"
+		" due_at, updated_at FROM task_device"
+		" WHERE task_id = ?1 AND serial = ?2",
+	[ST_ROW_PUT] =
+		"INSERT OR REPLACE INTO task_device (task_id, serial, status,"
+		" progress, reason, message, attempts, announced, due_at,"
+		" updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_ROWS_DUE] =
+		"SELECT task_id, serial, status, progress, reason, message,"
+		" attempts, announced, due_at, updated_at FROM task_device"
+		" WHERE due_at IS NOT NULL AND due_at <= ?1"
+		" ORDER BY due_at LIMIT ?2",
+	[ST_NEXT_DUE] =
+		"SELECT min(due_at) FROM task_device WHERE due_at IS NOT NULL",
+	[ST_HISTORY_ADD] =
+		"INSERT INTO history (task_id, serial, status, progress, message,"
+		" at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DEVICE_SET_VERSION] =
+		"INSERT INTO device (serial, installed_version, updated_at)"
+		" VALUES (?1, ?2, ?3) ON CONFLICT(serial) DO UPDATE SET"
+		" installed_version = excluded.installed_version,"
+		" updated_at = excluded.updated_at",
+	[ST_DEVICE_SET_FORM] =
+		"INSERT INTO device (serial, leading_slash, updated_at)"
+		" VALUES (?1, ?2, ?3) ON CONFLICT(serial) DO UPDATE SET"
+		" leading_slash = excluded.leading_slash,"
+		" updated_at = excluded.updated_at"
+		" WHERE leading_slash IS NOT excluded.leading_slash",
+	[ST_DEVICE_GET_VERSION] =
+		"SELECT installed_version FROM device WHERE serial = ?1",
+};
+
+struct ota_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT];
+	char *path;
+	char error[512];
+};
+
+static const char *const task_state_names[] = {
+	[OTA_TASK_SCHEDULED] = "scheduled",
+	[OTA_TASK_RUNNING] = "running",
+	[OTA_TASK_FINISHED] = "finished",
+	[OTA_TASK_CANCELLED] = "cancelled",
+	[OTA_TASK_ABORTED] = "aborted",
+	[OTA_TASK_EXPIRED] = "expired",
+};
+
+#define TASK_STATE_COUNT (int)(sizeof(task_state_names) / sizeof(task_state_names[0]))
+
+const char *ota_task_state_name(int state)
+{
+	if(state < 0 || state >= TASK_STATE_COUNT){
+		return "unknown";
+	}
+	return task_state_names[state];
+}
+
+int ota_task_state_parse(const char *name)
+{
+	for(int i = 0; i < TASK_STATE_COUNT; i++){
+		if(strcmp(task_state_names[i], name) == 0){
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Records "PATH: CAUSE (what)" and returns OTA_STORE_ERROR. */
+static int fail(struct ota_store *store, const char *what)
+{
+	snprintf(store->error, sizeof(store->error), "%s: %s (%s)",
+		store->path, sqlite3_errmsg(store->db), what);
+	return OTA_STORE_ERROR;
+}
+
+const char *ota_store_error(const struct ota_store *store)
+{
+	return store->error;
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int step_done(struct ota_store *store, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *stmt = store->stmt[id];
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc != SQLITE_DONE){
+		return fail(store, what);
+	}
+	return OTA_STORE_OK;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+{
+	if(text && text[0]){
+		sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
+	}else{
+		sqlite3_bind_null(stmt, index);
+	}
+}
+
+static void bind_int64_or_null(sqlite3_stmt *stmt, int index, int64_t value)
+{
+	if(value){
+		sqlite3_bind_int64(stmt, index, value);
+	}else{
+		sqlite3_bind_null(stmt, index);
+	}
+}
+
+static void copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+
+	snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+/* ===================================================================== */
+/* Opening and migrations                                                */
+/* ===================================================================== */
+
+static int exec(struct ota_store *store, const char *sql, const char *what)
+{
+	char *msg = NULL;
+
+	if(sqlite3_exec(store->db, sql, NULL, NULL, &msg) != SQLITE_OK){
+		snprintf(store->error, sizeof(store->error), "%s: %s (%s)",
+			store->path, msg ? msg : sqlite3_errmsg(store->db), what);
+		sqlite3_free(msg);
+		return OTA_STORE_ERROR;
+	}
+	return OTA_STORE_OK;
+}
+
+static int read_user_version(struct ota_store *store, int *version)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if(sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &stmt, NULL)
+			!= SQLITE_OK){
+		return fail(store, "reading user_version");
+	}
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW){
+		*version = sqlite3_column_int(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? OTA_STORE_OK : fail(store, "reading user_version");
+}
+
+/* Applies each migration above the database's user_version in its own
+ * transaction, so a failed one leaves the database at the previous one. */
+static int migrate(struct ota_store *store)
+{
+	int version = 0;
+	char what[64];
+	char pragma[64];
+
+	if(read_user_version(store, &version)){
+		return OTA_STORE_ERROR;
+	}
+	if(version > ota_schema_migration_count){
+		snprintf(store->error, sizeof(store->error),
+			"%s: schema version %d is newer than this plugin's %d;"
+			" upgrade the plugin or use another database file",
+			store->path, version, ota_schema_migration_count);
+		return OTA_STORE_ERROR;
+	}
+	for(int i = version; i < ota_schema_migration_count; i++){
+		snprintf(what, sizeof(what), "applying migration %d", i + 1);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", i + 1);
+		if(exec(store, "BEGIN IMMEDIATE", what)){
+			return OTA_STORE_ERROR;
+		}
+		if(exec(store, ota_schema_migrations[i], what)
+				|| exec(store, pragma, what)
+				|| exec(store, "COMMIT", what)){
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+			return OTA_STORE_ERROR;
+		}
+	}
+	return OTA_STORE_OK;
+}
+
+static int configure(struct ota_store *store, const struct ota_store_options *options)
+{
+	const char *sync = options->durability == OTA_DURABILITY_FULL
+		? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+
+	sqlite3_busy_timeout(store->db, 2000);
+	if(options->exclusive
+			&& exec(store, "PRAGMA locking_mode=EXCLUSIVE", "setting locking mode")){
+		return OTA_STORE_ERROR;
+	}
+	if(exec(store, "PRAGMA journal_mode=WAL", "enabling WAL")
+			|| exec(store, sync, "setting synchronous")
+			|| exec(store, "PRAGMA foreign_keys=ON", "enabling foreign keys")){
+		return OTA_STORE_ERROR;
+	}
+	return OTA_STORE_OK;
+}
+
+static int prepare_all(struct ota_store *store)
+{
+	for(int i = 0; i < ST_COUNT; i++){
+		if(sqlite3_prepare_v3(store->db, stmt_sql[i], -1,
+				SQLITE_PREPARE_PERSISTENT, &store->stmt[i], NULL) != SQLITE_OK){
+			return fail(store, "preparing statements");
+		}
+	}
+	return OTA_STORE_OK;
+}
+
+struct ota_store *ota_store_open(const struct ota_store_options *options,
+	char *err, size_t err_size)
+{
+	struct ota_store *store = calloc(1, sizeof(*store));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+	if(!store || !(store->path = strdup(options->path))){
+		snprintf(err, err_size, "%s: out of memory", options->path);
+		free(store);
+		return NULL;
+	}
+	if(sqlite3_open_v2(options->path, &store->db, flags, NULL) != SQLITE_OK){
+		snprintf(store->error, sizeof(store->error), "%s: %s (opening: %s)",
+			options->path, sqlite3_errmsg(store->db),
+			strerror(sqlite3_system_errno(store->db)));
+		goto fail;
+	}
+	if(configure(store, options) || migrate(store) || prepare_all(store)){
+		goto fail;
+	}
+	return store;
+
+fail:
+	snprintf(err, err_size, "%s", store->error);
+	ota_store_close(store);
+	return NULL;
+}
+
+void ota_store_close(struct ota_store *store)
+{
+	if(!store){
+		return;
+	}
+	if(store->db && !sqlite3_get_autocommit(store->db)){
+		sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+	}
+	for(int i = 0; i < ST_COUNT; i++){
+		sqlite3_finalize(store->stmt[i]);
+	}
+	sqlite3_close(store->db);
+	free(store->path);
+	free(store);
+}
+
+/* ===================================================================== */
+/* Transactions                                                          */
+/* ===================================================================== */
+
+int ota_store_begin(struct ota_store *store)
+{
+	return step_done(store, ST_BEGIN, "beginning a transaction");
+}
+
+int ota_store_commit(struct ota_store *store)
+{
+	return step_done(store, ST_COMMIT, "committing");
+}
+
+void ota_store_rollback(struct ota_store *store)
+{
+	if(!sqlite3_get_autocommit(store->db)){
+		sqlite3_step(store->stmt[ST_ROLLBACK]);
+		sqlite3_reset(store->stmt[ST_ROLLBACK]);
+	}
+}
+
+bool ota_store_in_transaction(const struct ota_store *store)
+{
+	return !sqlite3_get_autocommit(store->db);
+}
+
+/* ===================================================================== */
+/* Tasks                                                                 */
+/* ===================================================================== */
+
+void ota_task_clear(struct ota_task *task)
+{
+	free(task->extra);
+	task->extra = NULL;
+}
+
+int ota_store_task_get(struct ota_store *store, int64_t id, struct ota_task *out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_TASK_GET];
+	int rc;
+
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW){
+		const unsigned char *extra = sqlite3_column_text(stmt, 4);
+
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(stmt, 0);
+		copy_column(stmt, 1, out->name, sizeof(out->name));
+		copy_column(stmt, 2, out->version, sizeof(out->version));
+		copy_column(stmt, 3, out->url, sizeof(out->url));
+		out->extra = extra ? strdup((const char *)extra) : NULL;
+		out->leading_slash = sqlite3_column_int(stmt, 5);
+		out->from_api = strcmp((const char *)sqlite3_column_text(stmt, 6), "api") == 0;
+		out->state = ota_task_state_parse((const char *)sqlite3_column_text(stmt, 7));
+		out->timeout_s = sqlite3_column_int(stmt, 8);
+		out->max_retries = sqlite3_column_int(stmt, 9);
+		out->retry_delay_s = sqlite3_column_int(stmt, 10);
+		out->max_concurrent = sqlite3_column_int(stmt, 11);
+		out->abort_failure_percent = sqlite3_column_int(stmt, 12);
+		out->abort_min_finished = sqlite3_column_int(stmt, 13);
+		out->start_at = sqlite3_column_int64(stmt, 14);
+		out->end_at = sqlite3_column_int64(stmt, 15);
+		out->created_at = sqlite3_column_int64(stmt, 16);
+		out->updated_at = sqlite3_column_int64(stmt, 17);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc == SQLITE_ROW){
+		return OTA_STORE_OK;
+	}
+	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "reading a task");
+}
+
+int ota_store_task_insert(struct ota_store *store, const struct ota_task *task)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_TASK_INSERT];
+
+	sqlite3_bind_int64(stmt, 1, task->id);
+	bind_text_or_null(stmt, 2, task->name);
+	sqlite3_bind_text(stmt, 3, task->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, task->url, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 5, task->extra);
+	sqlite3_bind_int(stmt, 6, task->leading_slash);
+	sqlite3_bind_text(stmt, 7, task->from_api ? "api" : "set", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 8, ota_task_state_name(task->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 9, task->timeout_s);
+	sqlite3_bind_int(stmt, 10, task->max_retries);
+	sqlite3_bind_int(stmt, 11, task->retry_delay_s);
+	sqlite3_bind_int(stmt, 12, task->max_concurrent);
+	sqlite3_bind_int(stmt, 13, task->abort_failure_percent);
+	sqlite3_bind_int(stmt, 14, task->abort_min_finished);
+	bind_int64_or_null(stmt, 15, task->start_at);
+	bind_int64_or_null(stmt, 16, task->end_at);
+	sqlite3_bind_int64(stmt, 17, task->created_at);
+	sqlite3_bind_int64(stmt, 18, task->updated_at);
+	return step_done(store, ST_TASK_INSERT, "inserting a task");
+}
+
+int ota_store_task_set_state(struct ota_store *store, int64_t id, int state,
+	int64_t now_ms)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_TASK_SET_STATE];
+
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 2, ota_task_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, now_ms);
+	return step_done(store, ST_TASK_SET_STATE, "updating a task");
+}
+
+int ota_store_task_max_id(struct ota_store *store, int64_t *out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_TASK_MAX_ID];
+	int rc = sqlite3_step(stmt);
+
+	if(rc == SQLITE_ROW){
+		*out = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? OTA_STORE_OK : fail(store, "reading task ids");
+}
+
+/* ===================================================================== */
+/* Device rows                                                           */
+/* ===================================================================== */
+
+/* Reads the row columns starting at `first`, in ST_ROW_GET's order. */
+static void read_row(sqlite3_stmt *stmt, int first, struct ota_device_row *out)
+{
+	out->row.status = sqlite3_column_int(stmt, first);
+	out->row.progress = sqlite3_column_int(stmt, first + 1);
+	out->row.reason = sqlite3_column_int(stmt, first + 2);
+	copy_column(stmt, first + 3, out->message, sizeof(out->message));
+	out->row.attempts = sqlite3_column_int(stmt, first + 4);
+	out->row.announced = sqlite3_column_int(stmt, first + 5);
+	out->due_at = sqlite3_column_int64(stmt, first + 6);
+	out->updated_at = sqlite3_column_int64(stmt, first + 7);
+}
+
+int ota_store_row_get(struct ota_store *store, int64_t task_id,
+	const char *serial, struct ota_device_row *out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_ROW_GET];
+	int rc;
+
+	sqlite3_bind_int64(stmt, 1, task_id);
+	sqlite3_bind_text(stmt, 2, serial, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW){
+		memset(out, 0, sizeof(*out));
+		out->task_id = task_id;
+		snprintf(out->serial, sizeof(out->serial), "%s", serial);
+		read_row(stmt, 0, out);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc == SQLITE_ROW){
+		return OTA_STORE_OK;
+	}
+	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "reading a device row");
+}
+
+int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_ROW_PUT];
+
+	sqlite3_bind_int64(stmt, 1, row->task_id);
+	sqlite3_bind_text(stmt, 2, row->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 3, row->row.status);
+	sqlite3_bind_int(stmt, 4, row->row.progress);
+	sqlite3_bind_int(stmt, 5, row->row.reason);
+	bind_text_or_null(stmt, 6, row->message);
+	sqlite3_bind_int(stmt, 7, row->row.attempts);
+	sqlite3_bind_int(stmt, 8, row->row.announced);
+	bind_int64_or_null(stmt, 9, row->due_at);
+	sqlite3_bind_int64(stmt, 10, row->updated_at);
+	return step_done(store, ST_ROW_PUT, "writing a device row");
+}
+
+int ota_store_rows_due(struct ota_store *store, int64_t now_ms, int limit,
+	void (*fn)(const struct ota_device_row *row, void *arg), void *arg)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_ROWS_DUE];
+	struct ota_device_row *rows = calloc((size_t)limit, sizeof(*rows));
+	int count = 0;
+	int rc;
+
+	if(!rows){
+		snprintf(store->error, sizeof(store->error), "%s: out of memory", store->path);
+		return OTA_STORE_ERROR;
+	}
+	sqlite3_bind_int64(stmt, 1, now_ms);
+	sqlite3_bind_int(stmt, 2, limit);
+	while(count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW){
+		struct ota_device_row *row = &rows[count++];
+
+		row->task_id = sqlite3_column_int64(stmt, 0);
+		copy_column(stmt, 1, row->serial, sizeof(row->serial));
+		read_row(stmt, 2, row);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(count < limit && rc != SQLITE_DONE){
+		free(rows);
+		return fail(store, "reading due rows");
+	}
+	/* The callback may write rows, so it runs after the read has ended. */
+	for(int i = 0; i < count; i++){
+		fn(&rows[i], arg);
+	}
+	free(rows);
+	return count;
+}
+
+int ota_store_next_due(struct ota_store *store, int64_t *out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_NEXT_DUE];
+	int rc = sqlite3_step(stmt);
+
+	if(rc == SQLITE_ROW){
+		*out = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? OTA_STORE_OK : fail(store, "reading deadlines");
+}
+
+/* ===================================================================== */
+/* History and devices                                                   */
+/* ===================================================================== */
+
+int ota_store_history_add(struct ota_store *store, int64_t task_id,
+	const char *serial, int status, int progress, const char *message,
+	int64_t at_ms)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_HISTORY_ADD];
+
+	sqlite3_bind_int64(stmt, 1, task_id);
+	sqlite3_bind_text(stmt, 2, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 3, status);
+	if(progress >= 0){
+		sqlite3_bind_int(stmt, 4, progress);
+	}else{
+		sqlite3_bind_null(stmt, 4);
+	}
+	bind_text_or_null(stmt, 5, message);
+	sqlite3_bind_int64(stmt, 6, at_ms);
+	return step_done(store, ST_HISTORY_ADD, "adding history");
+}
+
+int ota_store_device_set_version(struct ota_store *store, const char *serial,
+	const char *version_json, int64_t now_ms)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_DEVICE_SET_VERSION];
+
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, version_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, now_ms);
+	return step_done(store, ST_DEVICE_SET_VERSION, "recording a device's version");
+}
+
+int ota_store_device_set_form(struct ota_store *store, const char *serial,
+	bool leading_slash, int64_t now_ms)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_DEVICE_SET_FORM];
+
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, leading_slash);
+	sqlite3_bind_int64(stmt, 3, now_ms);
+	return step_done(store, ST_DEVICE_SET_FORM, "recording a device's topic form");
+}
+
+int ota_store_device_get_version(struct ota_store *store, const char *serial,
+	char *out, size_t out_size)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_DEVICE_GET_VERSION];
+	int rc;
+
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	out[0] = '\0';
+	if(rc == SQLITE_ROW){
+		copy_column(stmt, 0, out, out_size);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc == SQLITE_ROW){
+		return OTA_STORE_OK;
+	}
+	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "reading a device");
+}
