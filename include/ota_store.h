@@ -104,6 +104,54 @@ int ota_store_row_get(struct ota_store *store, int64_t task_id,
 /* Inserts the row or replaces the one with the same (task, serial). */
 int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row);
 
+/* Per-status row counts of one task. */
+struct ota_task_counts {
+	int64_t total;
+	int64_t await;
+	int64_t send;
+	int64_t upgrading;
+	int64_t success;
+	int64_t failed;
+	int64_t stopped;
+	int64_t offline;  /* of stopped: waiting for the device */
+	int64_t retrying; /* of failed: waiting for an automatic retry */
+};
+
+struct ota_history_entry {
+	int64_t task_id;
+	int status;
+	int progress; /* -1: none */
+	char message[OTA_MESSAGE_MAX + 1];
+	int64_t at;
+};
+
+/*
+ * Reads up to `limit` rows of a task ordered by serial number, after
+ * `after_serial` ("" for the start) and skipping `offset` rows, only those
+ * with `status` unless it is -1. Returns the count and a new array in
+ * `out` (free it), or OTA_STORE_ERROR.
+ */
+int ota_store_rows_page(struct ota_store *store, int64_t task_id, int status,
+	const char *after_serial, int offset, int limit, struct ota_device_row **out);
+/* Reads the rows of running tasks that wait for `serial` to come online. */
+int ota_store_rows_waiting_for(struct ota_store *store, const char *serial,
+	struct ota_device_row **out);
+/* Finds another scheduled or running task in which the device still takes
+ * part. Returns OTA_STORE_OK with its id, or OTA_STORE_NOT_FOUND. */
+int ota_store_device_busy(struct ota_store *store, const char *serial,
+	int64_t task_id, int64_t *busy_task);
+int ota_store_task_counts(struct ota_store *store, int64_t task_id,
+	struct ota_task_counts *out);
+/* Lists task ids, newest first, in `state` unless it is -1. Returns the
+ * count and a new array in `out`, or OTA_STORE_ERROR. */
+int ota_store_task_list(struct ota_store *store, int state, int offset, int limit,
+	int64_t **out);
+/* Lists the ids of scheduled and running tasks. */
+int ota_store_tasks_live(struct ota_store *store, int64_t **out);
+/* Reads a device's history, newest first. */
+int ota_store_history_of_device(struct ota_store *store, const char *serial,
+	int offset, int limit, struct ota_history_entry **out);
+
 /* Calls `fn` for up to `limit` rows whose due_at is at or before `now_ms`,
  * oldest deadline first. Returns the number of rows, or OTA_STORE_ERROR. */
 int ota_store_rows_due(struct ota_store *store, int64_t now_ms, int limit,
@@ -124,6 +172,17 @@ int ota_store_device_set_form(struct ota_store *store, const char *serial,
 /* Writes the installed version (JSON text) or "" when none is known. */
 int ota_store_device_get_version(struct ota_store *store, const char *serial,
 	char *out, size_t out_size);
+
+struct ota_device {
+	char installed_version[OTA_VERSION_MAX + 3]; /* JSON text, or "" */
+	int leading_slash; /* topic form last seen, or -1 when unknown */
+	int64_t updated_at;
+};
+
+int ota_store_device_get(struct ota_store *store, const char *serial,
+	struct ota_device *out);
+/* Lists every task id in ascending order. */
+int ota_store_task_ids(struct ota_store *store, int64_t **out);
 
 /* Task state names as used on the wire: "running", "finished", ... */
 const char *ota_task_state_name(int state);

@@ -82,6 +82,8 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 	const struct ota_apply_context *context, enum ota_decline *decline)
 {
 	struct ota_outcome out = ota_state_apply(&row->row, event);
+	struct ota_device_row before = *row;
+	struct ota_task_entry *entry;
 	char message[OTA_MESSAGE_MAX + 1];
 	int64_t now;
 
@@ -90,6 +92,11 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 		return 0;
 	}
 	now = ota__now(t);
+	/* Taken before the row is written, so that its counts are the old ones. */
+	entry = ota__registry_get(t, task);
+	if(!entry){
+		return OTA_STORE_ERROR;
+	}
 
 	row->row = out.next;
 	row->updated_at = now;
@@ -104,6 +111,12 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 	if(ota_store_row_put(t->store, row)){
 		return OTA_STORE_ERROR;
 	}
+	ota__registry_count(&t->registry, entry, &before, row);
+	if(ota_state_is_active(&row->row) && entry->state == OTA_TASK_FINISHED
+			&& ota__task_set_state(t, entry, OTA_TASK_RUNNING)){
+		/* A backend's new `set` reopened a finished task. */
+		return OTA_STORE_ERROR;
+	}
 
 	for(int i = 0; i < out.emit_count; i++){
 		const struct ota_emit *emit = &out.emits[i];
@@ -116,4 +129,16 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 		}
 	}
 	return 1;
+}
+
+int ota__row_store(struct ota_tracker *t, const struct ota_task *task,
+	const struct ota_device_row *before, const struct ota_device_row *row)
+{
+	struct ota_task_entry *entry = ota__registry_get(t, task);
+
+	if(!entry || ota_store_row_put(t->store, row)){
+		return OTA_STORE_ERROR;
+	}
+	ota__registry_count(&t->registry, entry, before, row);
+	return OTA_STORE_OK;
 }

@@ -9,6 +9,9 @@
  */
 #include "tracker_internal.h"
 
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,12 @@
 #include "control_internal.h"
 
 static const struct ota_command commands[] = {
+	{"createTask", ota__cmd_create_task},
+	{"getTask", ota__cmd_get_task},
+	{"listTasks", ota__cmd_list_tasks},
+	{"cancelTask", ota__cmd_cancel_task},
+	{"retryTask", ota__cmd_retry_task},
+	{"getDevice", ota__cmd_get_device},
 	{"getStats", ota__cmd_get_stats},
 };
 
@@ -128,8 +137,101 @@ char *ota_tracker_control(struct ota_tracker *t, const struct ota_client *client
 }
 
 /* ===================================================================== */
+/* Request fields                                                        */
+/* ===================================================================== */
+
+bool ota__cmd_fail(struct ota_reply_builder *out, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(out->error, sizeof(out->error), fmt, args);
+	va_end(args);
+	return false;
+}
+
+/* Reads a whole number from a JSON number; strings are not accepted here,
+ * because operators' tools send numbers. */
+static bool whole_number(const cJSON *item, int64_t *out)
+{
+	double d;
+
+	if(!cJSON_IsNumber(item)){
+		return false;
+	}
+	d = item->valuedouble;
+	if(!isfinite(d) || d != floor(d) || fabs(d) > (double)OTA_TASK_ID_MAX){
+		return false;
+	}
+	*out = (int64_t)d;
+	return true;
+}
+
+bool ota__cmd_int(const cJSON *request, const char *key, int64_t min, int64_t max,
+	bool required, int64_t *value, struct ota_reply_builder *out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(request, key);
+	int64_t v;
+
+	if(!item || cJSON_IsNull(item)){
+		if(required){
+			return ota__cmd_fail(out, "%s: missing", key);
+		}
+		return true;
+	}
+	if(!whole_number(item, &v) || v < min || v > max){
+		return ota__cmd_fail(out, "%s: must be a whole number from %" PRId64
+			" to %" PRId64, key, min, max);
+	}
+	*value = v;
+	return true;
+}
+
+bool ota__cmd_task(struct ota_tracker *t, const cJSON *request,
+	struct ota_task *task, struct ota_reply_builder *out)
+{
+	int64_t id = 0;
+	int rc;
+
+	if(!ota__cmd_int(request, "taskId", 1, OTA_TASK_ID_MAX, true, &id, out)){
+		return false;
+	}
+	rc = ota_store_task_get(t->store, id, task);
+	if(rc == OTA_STORE_NOT_FOUND){
+		return ota__cmd_fail(out, "taskId %" PRId64 ": no such task", id);
+	}
+	if(rc != OTA_STORE_OK){
+		return ota__cmd_fail(out, "database error: %s", ota_store_error(t->store));
+	}
+	return true;
+}
+
+void ota__cmd_add_counts(cJSON *object, const struct ota_task_counts *c)
+{
+	cJSON_AddNumberToObject(object, "total", (double)c->total);
+	cJSON_AddNumberToObject(object, "await", (double)c->await);
+	cJSON_AddNumberToObject(object, "send", (double)c->send);
+	cJSON_AddNumberToObject(object, "upgrading", (double)c->upgrading);
+	cJSON_AddNumberToObject(object, "success", (double)c->success);
+	cJSON_AddNumberToObject(object, "failed", (double)c->failed);
+	cJSON_AddNumberToObject(object, "stopped", (double)c->stopped);
+}
+
+/* ===================================================================== */
 /* getStats                                                              */
 /* ===================================================================== */
+
+static int64_t active_tasks(struct ota_tracker *t)
+{
+	int64_t *ids = NULL;
+	int count = ota_store_task_list(t->store, OTA_TASK_RUNNING, 0, 1000000, &ids);
+	int64_t *scheduled = NULL;
+	int more = ota_store_task_list(t->store, OTA_TASK_SCHEDULED, 0, 1000000, &scheduled);
+
+	free(ids);
+	free(scheduled);
+	return (count > 0 ? count : 0) + (more > 0 ? more : 0);
+}
 
 void ota__cmd_get_stats(struct ota_tracker *t, const cJSON *request,
 	struct ota_reply_builder *out)
@@ -142,4 +244,5 @@ void ota__cmd_get_stats(struct ota_tracker *t, const cJSON *request,
 		cJSON_AddNumberToObject(declined, ota_decline_code(i), (double)t->declined[i]);
 	}
 	cJSON_AddNumberToObject(out->data, "devicesOnline", (double)t->online.live);
+	cJSON_AddNumberToObject(out->data, "activeTasks", (double)active_tasks(t));
 }

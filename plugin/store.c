@@ -26,10 +26,21 @@ enum stmt_id {
 	ST_ROW_PUT,
 	ST_ROWS_DUE,
 	ST_NEXT_DUE,
+	ST_ROWS_PAGE_ANY,
+	ST_ROWS_PAGE_STATUS,
+	ST_ROWS_OF_DEVICE,
+	ST_DEVICE_BUSY,
+	ST_TASK_COUNTS,
+	ST_TASK_LIST,
+	ST_TASK_LIST_STATE,
+	ST_TASKS_LIVE,
+	ST_HISTORY_OF_DEVICE,
 	ST_HISTORY_ADD,
 	ST_DEVICE_SET_VERSION,
 	ST_DEVICE_SET_FORM,
 	ST_DEVICE_GET_VERSION,
+	ST_DEVICE_GET,
+	ST_TASK_IDS_ALL,
 	ST_COUNT
 };
 
@@ -67,6 +78,41 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" ORDER BY due_at LIMIT ?2",
 	[ST_NEXT_DUE] =
 		"SELECT min(due_at) FROM task_device WHERE due_at IS NOT NULL",
+	[ST_ROWS_PAGE_ANY] =
+		"SELECT task_id, serial, status, progress, reason, message,"
+		" attempts, announced, due_at, updated_at FROM task_device"
+		" WHERE task_id = ?1 AND serial > ?3 ORDER BY serial LIMIT ?4 OFFSET ?5",
+	[ST_ROWS_PAGE_STATUS] =
+		"SELECT task_id, serial, status, progress, reason, message,"
+		" attempts, announced, due_at, updated_at FROM task_device"
+		" WHERE task_id = ?1 AND status = ?2 AND serial > ?3"
+		" ORDER BY serial LIMIT ?4 OFFSET ?5",
+	/* Rows of a device in live tasks that wait for it to come online. */
+	[ST_ROWS_OF_DEVICE] =
+		"SELECT td.task_id, td.serial, td.status, td.progress, td.reason,"
+		" td.message, td.attempts, td.announced, td.due_at, td.updated_at"
+		" FROM task_device td JOIN task t ON t.id = td.task_id"
+		" WHERE td.serial = ?1 AND t.state = 'running'"
+		" AND td.status = 5 AND td.reason = 1",
+	/* A row that still takes part in another live task. */
+	[ST_DEVICE_BUSY] =
+		"SELECT td.task_id FROM task_device td JOIN task t ON t.id = td.task_id"
+		" WHERE td.serial = ?1 AND td.task_id != ?2"
+		" AND t.state IN ('scheduled', 'running')"
+		" AND (td.status IN (0, 1, 2) OR (td.status = 5 AND td.reason = 1)"
+		" OR (td.status = 4 AND td.due_at IS NOT NULL)) LIMIT 1",
+	[ST_TASK_COUNTS] =
+		"SELECT status, reason, due_at IS NOT NULL, count(*) FROM task_device"
+		" WHERE task_id = ?1 GROUP BY 1, 2, 3",
+	[ST_TASK_LIST] =
+		"SELECT id FROM task ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+	[ST_TASK_LIST_STATE] =
+		"SELECT id FROM task WHERE state = ?3 ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+	[ST_TASKS_LIVE] =
+		"SELECT id FROM task WHERE state IN ('scheduled', 'running')",
+	[ST_HISTORY_OF_DEVICE] =
+		"SELECT task_id, status, progress, message, at FROM history"
+		" WHERE serial = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
 	[ST_HISTORY_ADD] =
 		"INSERT INTO history (task_id, serial, status, progress, message,"
 		" at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -83,6 +129,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" WHERE leading_slash IS NOT excluded.leading_slash",
 	[ST_DEVICE_GET_VERSION] =
 		"SELECT installed_version FROM device WHERE serial = ?1",
+	[ST_DEVICE_GET] =
+		"SELECT installed_version, leading_slash, updated_at FROM device"
+		" WHERE serial = ?1",
+	[ST_TASK_IDS_ALL] = "SELECT id FROM task ORDER BY id",
 };
 
 struct ota_store {
@@ -541,6 +591,207 @@ int ota_store_next_due(struct ota_store *store, int64_t *out)
 	return rc == SQLITE_ROW ? OTA_STORE_OK : fail(store, "reading deadlines");
 }
 
+/* Reads up to `limit` rows of `stmt` (columns as ST_ROWS_PAGE_ANY) into a
+ * new array; the statement's parameters are already bound. */
+static int read_rows(struct ota_store *store, sqlite3_stmt *stmt, int limit,
+	struct ota_device_row **out, const char *what)
+{
+	struct ota_device_row *rows = NULL;
+	int count = 0;
+	int cap = 0;
+	int rc;
+
+	while((limit <= 0 || count < limit) && (rc = sqlite3_step(stmt)) == SQLITE_ROW){
+		if(count == cap){
+			int grown_cap = cap ? cap * 2 : 64;
+			struct ota_device_row *grown = realloc(rows, (size_t)grown_cap * sizeof(*rows));
+
+			if(!grown){
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rows = grown;
+			cap = grown_cap;
+		}
+		memset(&rows[count], 0, sizeof(rows[count]));
+		rows[count].task_id = sqlite3_column_int64(stmt, 0);
+		copy_column(stmt, 1, rows[count].serial, sizeof(rows[count].serial));
+		read_row(stmt, 2, &rows[count]);
+		count++;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc != SQLITE_DONE && rc != SQLITE_ROW){
+		free(rows);
+		return fail(store, what);
+	}
+	*out = rows;
+	return count;
+}
+
+int ota_store_rows_page(struct ota_store *store, int64_t task_id, int status,
+	const char *after_serial, int offset, int limit, struct ota_device_row **out)
+{
+	sqlite3_stmt *stmt = store->stmt[status < 0 ? ST_ROWS_PAGE_ANY : ST_ROWS_PAGE_STATUS];
+
+	sqlite3_bind_int64(stmt, 1, task_id);
+	sqlite3_bind_int(stmt, 2, status);
+	sqlite3_bind_text(stmt, 3, after_serial ? after_serial : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 4, limit);
+	sqlite3_bind_int(stmt, 5, offset);
+	return read_rows(store, stmt, limit, out, "reading device rows");
+}
+
+int ota_store_rows_waiting_for(struct ota_store *store, const char *serial,
+	struct ota_device_row **out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_ROWS_OF_DEVICE];
+
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	return read_rows(store, stmt, 0, out, "reading a device's rows");
+}
+
+int ota_store_device_busy(struct ota_store *store, const char *serial,
+	int64_t task_id, int64_t *busy_task)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_DEVICE_BUSY];
+	int rc;
+
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, task_id);
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW){
+		*busy_task = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc == SQLITE_ROW){
+		return OTA_STORE_OK;
+	}
+	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "checking a device");
+}
+
+int ota_store_task_counts(struct ota_store *store, int64_t task_id,
+	struct ota_task_counts *out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_TASK_COUNTS];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_int64(stmt, 1, task_id);
+	while((rc = sqlite3_step(stmt)) == SQLITE_ROW){
+		int status = sqlite3_column_int(stmt, 0);
+		int reason = sqlite3_column_int(stmt, 1);
+		bool due = sqlite3_column_int(stmt, 2);
+		int64_t n = sqlite3_column_int64(stmt, 3);
+
+		out->total += n;
+		switch(status){
+			case OTA_AWAIT: out->await += n; break;
+			case OTA_SEND: out->send += n; break;
+			case OTA_REPLY: out->upgrading += n; break;
+			case OTA_SUCCESS: out->success += n; break;
+			case OTA_FAILED:
+				out->failed += n;
+				out->retrying += due ? n : 0;
+				break;
+			case OTA_STOP:
+				out->stopped += n;
+				out->offline += reason == OTA_REASON_OFFLINE ? n : 0;
+				break;
+			default: break;
+		}
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc == SQLITE_DONE ? OTA_STORE_OK : fail(store, "counting a task's rows");
+}
+
+/* Reads task ids from a statement whose parameters are bound. */
+static int read_ids(struct ota_store *store, sqlite3_stmt *stmt, int64_t **out)
+{
+	int64_t *ids = NULL;
+	int count = 0;
+	int cap = 0;
+	int rc;
+
+	while((rc = sqlite3_step(stmt)) == SQLITE_ROW){
+		if(count == cap){
+			int grown_cap = cap ? cap * 2 : 16;
+			int64_t *grown = realloc(ids, (size_t)grown_cap * sizeof(*ids));
+
+			if(!grown){
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			ids = grown;
+			cap = grown_cap;
+		}
+		ids[count++] = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc != SQLITE_DONE){
+		free(ids);
+		return fail(store, "listing tasks");
+	}
+	*out = ids;
+	return count;
+}
+
+int ota_store_task_list(struct ota_store *store, int state, int offset, int limit,
+	int64_t **out)
+{
+	sqlite3_stmt *stmt = store->stmt[state < 0 ? ST_TASK_LIST : ST_TASK_LIST_STATE];
+
+	sqlite3_bind_int(stmt, 1, limit);
+	sqlite3_bind_int(stmt, 2, offset);
+	if(state >= 0){
+		sqlite3_bind_text(stmt, 3, ota_task_state_name(state), -1, SQLITE_STATIC);
+	}
+	return read_ids(store, stmt, out);
+}
+
+int ota_store_tasks_live(struct ota_store *store, int64_t **out)
+{
+	return read_ids(store, store->stmt[ST_TASKS_LIVE], out);
+}
+
+int ota_store_history_of_device(struct ota_store *store, const char *serial,
+	int offset, int limit, struct ota_history_entry **out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_HISTORY_OF_DEVICE];
+	struct ota_history_entry *entries = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*entries));
+	int count = 0;
+	int rc = SQLITE_DONE;
+
+	if(!entries){
+		snprintf(store->error, sizeof(store->error), "%s: out of memory", store->path);
+		return OTA_STORE_ERROR;
+	}
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, limit);
+	sqlite3_bind_int(stmt, 3, offset);
+	while(count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW){
+		struct ota_history_entry *e = &entries[count++];
+
+		e->task_id = sqlite3_column_int64(stmt, 0);
+		e->status = sqlite3_column_int(stmt, 1);
+		e->progress = sqlite3_column_type(stmt, 2) == SQLITE_NULL
+			? -1 : sqlite3_column_int(stmt, 2);
+		copy_column(stmt, 3, e->message, sizeof(e->message));
+		e->at = sqlite3_column_int64(stmt, 4);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc != SQLITE_DONE && rc != SQLITE_ROW){
+		free(entries);
+		return fail(store, "reading history");
+	}
+	*out = entries;
+	return count;
+}
+
 /* ===================================================================== */
 /* History and devices                                                   */
 /* ===================================================================== */
@@ -604,4 +855,34 @@ int ota_store_device_get_version(struct ota_store *store, const char *serial,
 		return OTA_STORE_OK;
 	}
 	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "reading a device");
+}
+
+int ota_store_device_get(struct ota_store *store, const char *serial,
+	struct ota_device *out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_DEVICE_GET];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->leading_slash = -1;
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW){
+		copy_column(stmt, 0, out->installed_version, sizeof(out->installed_version));
+		if(sqlite3_column_type(stmt, 1) != SQLITE_NULL){
+			out->leading_slash = sqlite3_column_int(stmt, 1);
+		}
+		out->updated_at = sqlite3_column_int64(stmt, 2);
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if(rc == SQLITE_ROW){
+		return OTA_STORE_OK;
+	}
+	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "reading a device");
+}
+
+int ota_store_task_ids(struct ota_store *store, int64_t **out)
+{
+	return read_ids(store, store->stmt[ST_TASK_IDS_ALL], out);
 }

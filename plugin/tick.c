@@ -1,54 +1,92 @@
 /*
- * Work the clock triggers: rows whose deadline has come. The query reads
- * only due rows through the partial index on due_at, so a tick with nothing
- * due costs one index probe whatever the size of the database. Deadlines
+ * Work the clock triggers. Rows with a deadline (the timeout of SEND and
+ * REPLY, the retry of FAILED) are read through the partial index on
+ * due_at, and the earliest deadline is kept in memory, so a tick with
+ * nothing due reads nothing, whatever the size of the database. Deadlines
  * that passed while the broker was down come due on the first tick.
  */
 #include "tracker_internal.h"
 
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DUE_BATCH 200
+/* A retry that finds its gate closed looks again after this long. */
+#define RETRY_RECHECK_MS 1000
 
 struct due_context {
 	struct ota_tracker *t;
+	int64_t now;
 	int failures;
 };
+
+static int time_out(struct ota_tracker *t, const struct ota_task *task,
+	struct ota_device_row *row)
+{
+	struct ota_event event = {.kind = OTA_EV_TIMEOUT, .max_retries = task->max_retries};
+	enum ota_decline decline;
+	int rc = ota__apply(t, task, row, &event, NULL, &decline);
+
+	if(rc == 1){
+		ota__log(t, OTA_LOG_INFO, "ota: device %s in task %" PRId64
+			" timed out after %d s", row->serial, row->task_id, task->timeout_s);
+	}
+	return rc;
+}
+
+/* Retries a FAILED row, or moves its deadline when the gate is closed. */
+static int retry(struct ota_tracker *t, const struct ota_task *task,
+	struct ota_device_row *row, int64_t now)
+{
+	struct ota_device_row before = *row;
+	struct ota_task_entry *e;
+	int rc = ota__push(t, task, row);
+
+	if(rc != 0){
+		return rc;
+	}
+	e = ota__registry_get(t, task);
+	if(!e){
+		return OTA_STORE_ERROR;
+	}
+	if(e->state == OTA_TASK_RUNNING || e->state == OTA_TASK_SCHEDULED){
+		row->due_at = now + RETRY_RECHECK_MS;
+	}else{
+		row->due_at = 0; /* the task ended: the failure is final */
+	}
+	return ota__row_store(t, task, &before, row);
+}
 
 static void on_due(const struct ota_device_row *due, void *arg)
 {
 	struct due_context *ctx = arg;
 	struct ota_tracker *t = ctx->t;
 	struct ota_device_row row = *due;
+	struct ota_device_row before = *due;
 	struct ota_task task = {0};
-	struct ota_event event = {.kind = OTA_EV_TIMEOUT};
-	enum ota_decline decline;
 	int rc;
 
 	if(ota_store_task_get(t->store, row.task_id, &task)){
 		ctx->failures++;
 		return;
 	}
-	event.max_retries = task.max_retries;
 	if(row.row.status == OTA_SEND || row.row.status == OTA_REPLY){
-		rc = ota__apply(t, &task, &row, &event, NULL, &decline);
+		rc = time_out(t, &task, &row);
+	}else if(ota_state_retry_pending(&row.row, task.max_retries)){
+		rc = retry(t, &task, &row, ctx->now);
 	}else{
 		/* Nothing is due for this row any more: clear the stale deadline. */
 		row.due_at = 0;
-		rc = ota_store_row_put(t->store, &row);
+		rc = ota__row_store(t, &task, &before, &row);
 	}
 	if(rc < 0){
 		ctx->failures++;
-	}else if(rc == 1){
-		ota__log(t, OTA_LOG_INFO, "ota: device %s in task %" PRId64 " timed out",
-			row.serial, row.task_id);
 	}
 	ota_task_clear(&task);
 }
 
-/* Reads the earliest deadline back from the store after a batch. */
 void ota__reload_next_due(struct ota_tracker *t)
 {
 	int64_t next = 0;
@@ -62,7 +100,7 @@ void ota__reload_next_due(struct ota_tracker *t)
 
 void ota__tick_deadlines(struct ota_tracker *t, int64_t now)
 {
-	struct due_context ctx = {.t = t};
+	struct due_context ctx = {.t = t, .now = now};
 	int count;
 
 	if(now < t->next_due_ms){

@@ -79,6 +79,8 @@ void ota_tracker_free(struct ota_tracker *t)
 	outbox_clear(t);
 	free(t->outbox);
 	ota__online_free(&t->online);
+	ota__registry_free(&t->registry);
+	ota__wake_free(&t->wake);
 	ota_config_free(&t->config);
 	free(t);
 }
@@ -243,6 +245,9 @@ int ota__tx_end(struct ota_tracker *t, bool ok)
 		ota_store_rollback(t->store);
 		t->batch_started_ms = 0;
 		outbox_clear(t);
+		/* The in-memory counts followed writes that are now undone. */
+		ota__registry_invalidate(&t->registry);
+		ota__reload_next_due(t);
 		return OTA_STORE_ERROR;
 	}
 	outbox_flush(t);
@@ -288,6 +293,15 @@ enum ota_verdict ota_tracker_message(struct ota_tracker *t,
 	}
 }
 
+/* Marks a device online; one that was not gets its waiting rows pushed on
+ * the next tick. */
+static void mark_online(struct ota_tracker *t, const char *serial, const void *connection)
+{
+	if(ota_serial_valid(serial) && ota__online_set(&t->online, serial, connection)){
+		ota__wake_add(t, serial);
+	}
+}
+
 void ota_tracker_client_seen(struct ota_tracker *t, const struct ota_client *client)
 {
 	char serial[OTA_SERIAL_MAX + 1];
@@ -295,14 +309,12 @@ void ota_tracker_client_seen(struct ota_tracker *t, const struct ota_client *cli
 	if(!client || !client->client_id){
 		return;
 	}
-	if(ota__fastbee_serial(client->client_id, serial, sizeof(serial))){
-		ota__online_set(&t->online, serial, client->connection);
-	}else if(ota_serial_valid(client->client_id)){
-		ota__online_set(&t->online, client->client_id, client->connection);
+	if(!ota__fastbee_serial(client->client_id, serial, sizeof(serial))){
+		snprintf(serial, sizeof(serial), "%s", client->client_id);
 	}
-	if(client->username && strcmp(client->username, client->client_id)
-			&& ota_serial_valid(client->username)){
-		ota__online_set(&t->online, client->username, client->connection);
+	mark_online(t, serial, client->connection);
+	if(client->username && strcmp(client->username, serial)){
+		mark_online(t, client->username, client->connection);
 	}
 }
 
@@ -323,11 +335,49 @@ void ota_tracker_client_gone(struct ota_tracker *t, const struct ota_client *cli
 	}
 }
 
+/* Loads every task into the registry, so that each gets its summary
+ * published again and unfinished work resumes after a restart. */
+static void start(struct ota_tracker *t)
+{
+	int64_t *ids = NULL;
+	int count = ota_store_task_ids(t->store, &ids);
+
+	if(count < 0){
+		ota__log(t, OTA_LOG_ERR, "ota: database error: %s", ota_store_error(t->store));
+		return;
+	}
+	for(int i = 0; i < count; i++){
+		struct ota_task_entry *e = ota__registry_get_id(t, ids[i]);
+
+		if(!e){
+			continue;
+		}
+		e->gate_pending = e->counts.await > 0;
+		if(!ota__counts_all_final(&e->counts)){
+			switch(e->state){
+				case OTA_TASK_CANCELLED: e->sweep_reason = OTA_REASON_CANCELLED; break;
+				case OTA_TASK_ABORTED: e->sweep_reason = OTA_REASON_ABORTED; break;
+				case OTA_TASK_EXPIRED: e->sweep_reason = OTA_REASON_EXPIRED; break;
+				default: break;
+			}
+		}
+	}
+	free(ids);
+	t->started = true;
+}
+
 void ota_tracker_tick(struct ota_tracker *t)
 {
 	int64_t now = ota__now(t);
 
+	if(!t->started){
+		start(t);
+	}
 	ota__tick_deadlines(t, now);
+	if(t->wake.len){
+		ota__tick_wake(t);
+	}
+	ota__tick_tasks(t, now);
 	if(batching(t) && t->batch_started_ms
 			&& now - t->batch_started_ms >= t->config.batch_ms){
 		ota_tracker_flush(t);

@@ -60,6 +60,43 @@ struct ota_online {
 	size_t live;
 };
 
+/* A task the tracker has touched in this run; see registry.c. */
+struct ota_task_entry {
+	int64_t id;            /* 0: empty slot */
+	int state;             /* enum ota_task_state */
+	bool leading_slash;
+	bool from_api;
+	int max_concurrent;
+	int abort_failure_percent;
+	int abort_min_finished;
+	int64_t start_at;
+	int64_t end_at;
+	struct ota_task_counts counts;
+	bool counts_valid;
+	bool dirty;            /* a summary is due */
+	int64_t summary_at;    /* when the last summary went out */
+	bool gate_pending;     /* AWAIT rows may wait for a push */
+	int sweep_reason;      /* rows still to stop: OTA_REASON_CANCELLED, ... */
+	char sweep_after[OTA_SERIAL_MAX + 1]; /* the sweep's position */
+	bool in_attention;
+};
+
+struct ota_registry {
+	struct ota_task_entry *slots;
+	size_t capacity;
+	size_t count;
+	int64_t *attention;    /* ids of tasks the tick must look at */
+	size_t attention_len;
+	size_t attention_cap;
+};
+
+/* Serial numbers that came online and may have rows waiting for them. */
+struct ota_wake_list {
+	char (*serials)[OTA_SERIAL_MAX + 1];
+	size_t len;
+	size_t cap;
+};
+
 struct ota_tracker {
 	struct ota_config config;
 	struct ota_io io;
@@ -78,6 +115,9 @@ struct ota_tracker {
 	int64_t next_due_ms;
 
 	struct ota_online online;
+	struct ota_registry registry;
+	struct ota_wake_list wake;
+	bool started;          /* the first tick has run */
 };
 
 /* tracker.c */
@@ -115,6 +155,11 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 	struct ota_device_row *row, const struct ota_event *event,
 	const struct ota_apply_context *context, enum ota_decline *decline);
 
+/* Stores a row changed outside the state machine (a deadline moved) and
+ * keeps the task's counts in step. */
+int ota__row_store(struct ota_tracker *t, const struct ota_task *task,
+	const struct ota_device_row *before, const struct ota_device_row *row);
+
 /* reply.c, observe.c */
 enum ota_verdict ota__handle_reply(struct ota_tracker *t,
 	const struct ota_client *client, const char *topic,
@@ -133,6 +178,38 @@ bool ota__online_set(struct ota_online *online, const char *serial,
 void ota__online_clear(struct ota_online *online, const char *serial,
 	const void *connection);
 bool ota__online_has(const struct ota_online *online, const char *serial);
+
+/* registry.c */
+void ota__registry_free(struct ota_registry *r);
+struct ota_task_entry *ota__registry_find(struct ota_registry *r, int64_t id);
+/* Returns the task's entry, creating it with counts from the store. The
+ * pointer is valid until the next entry is created. */
+struct ota_task_entry *ota__registry_get(struct ota_tracker *t, const struct ota_task *task);
+struct ota_task_entry *ota__registry_get_id(struct ota_tracker *t, int64_t id);
+int ota__registry_load_counts(struct ota_tracker *t, struct ota_task_entry *e);
+void ota__registry_attend(struct ota_registry *r, struct ota_task_entry *e);
+/* Moves a row from the counter of `before` to that of `after`. */
+void ota__registry_count(struct ota_registry *r, struct ota_task_entry *e,
+	const struct ota_device_row *before, const struct ota_device_row *after);
+/* Marks every entry's counts for reloading, after a rollback. */
+void ota__registry_invalidate(struct ota_registry *r);
+int64_t ota__counts_in_flight(const struct ota_task_counts *c);
+bool ota__counts_all_final(const struct ota_task_counts *c);
+
+/* rollout.c */
+/* Pushes `row` to its device if the task's gate is open: queues status
+ * events and the `set` message. Returns 1 when pushed or stopped offline,
+ * 0 when the gate is closed, OTA_STORE_ERROR on errors. */
+int ota__push(struct ota_tracker *t, const struct ota_task *task,
+	struct ota_device_row *row);
+int ota__task_set_state(struct ota_tracker *t, struct ota_task_entry *e, int state);
+void ota__tick_tasks(struct ota_tracker *t, int64_t now);
+void ota__tick_wake(struct ota_tracker *t);
+void ota__wake_add(struct ota_tracker *t, const char *serial);
+void ota__wake_free(struct ota_wake_list *wake);
+/* Builds the retained summary of a task. Returns JSON text from malloc. */
+char *ota__summary_json(struct ota_tracker *t, const struct ota_task *task,
+	const struct ota_task_entry *e);
 
 /* tick.c */
 void ota__tick_deadlines(struct ota_tracker *t, int64_t now);
