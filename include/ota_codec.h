@@ -83,6 +83,10 @@ bool ota_version_text(const char *version_json, char *out, size_t out_size);
  * or control characters. */
 bool ota_serial_valid(const char *s);
 
+/* Returns the levels of arrays and objects in a parsed cJSON value. */
+struct cJSON;
+int ota_json_depth(const struct cJSON *item);
+
 /* Returns true when the `len` bytes at `s` are valid UTF-8. */
 bool ota_utf8_valid(const char *s, size_t len);
 

@@ -184,6 +184,14 @@ int ota_store_device_get(struct ota_store *store, const char *serial,
 /* Lists every task id in ascending order. */
 int ota_store_task_ids(struct ota_store *store, int64_t **out);
 
+int ota_store_task_count(struct ota_store *store, int64_t *out);
+/* Lists up to `limit` ended tasks (finished, cancelled, aborted, expired)
+ * last updated before `before_ms`, oldest first. */
+int ota_store_tasks_ended_before(struct ota_store *store, int64_t before_ms,
+	int limit, int64_t **out);
+/* Deletes a task with its rows and history. */
+int ota_store_task_delete(struct ota_store *store, int64_t id);
+
 /* Task state names as used on the wire: "running", "finished", ... */
 const char *ota_task_state_name(int state);
 int ota_task_state_parse(const char *name);

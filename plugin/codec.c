@@ -189,12 +189,12 @@ static void describe(const cJSON *item, char *out, size_t size)
 /* Parsing                                                               */
 /* ===================================================================== */
 
-static int depth_of(const cJSON *item)
+int ota_json_depth(const cJSON *item)
 {
 	int max = 0;
 
 	for(const cJSON *child = item->child; child; child = child->next){
-		int d = depth_of(child);
+		int d = ota_json_depth(child);
 
 		if(d > max){
 			max = d;
@@ -224,7 +224,7 @@ static enum ota_decline parse_object(const void *payload, size_t len,
 		return reject(detail, size, OTA_DECLINE_NOT_OBJECT,
 			"payload: must be a JSON object");
 	}
-	depth = depth_of(root);
+	depth = ota_json_depth(root);
 	if(depth > OTA_JSON_DEPTH_MAX){
 		cJSON_Delete(root);
 		return reject(detail, size, OTA_DECLINE_TOO_DEEP,
@@ -576,6 +576,7 @@ static const char *const decline_codes[OTA_DECLINE_COUNT] = {
 	[OTA_DECLINE_IDENTITY] = "identity",
 	[OTA_DECLINE_RESERVED_TOPIC] = "reserved_topic",
 	[OTA_DECLINE_STORE] = "store_error",
+	[OTA_DECLINE_TASK_LIMIT] = "task_limit",
 };
 
 const char *ota_decline_code(enum ota_decline reason)

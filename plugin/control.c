@@ -119,6 +119,12 @@ char *ota_tracker_control(struct ota_tracker *t, const struct ota_client *client
 		return error_response("payload: not valid UTF-8");
 	}
 	root = cJSON_ParseWithLength(payload, len);
+	if(root && ota_json_depth(root) > OTA_JSON_DEPTH_MAX){
+		cJSON_Delete(root);
+		snprintf(message, sizeof(message), "payload: nested deeper than %d levels",
+			OTA_JSON_DEPTH_MAX);
+		return error_response(message);
+	}
 	list = cJSON_GetObjectItemCaseSensitive(root, "commands");
 	if(!cJSON_IsArray(list)){
 		cJSON_Delete(root);

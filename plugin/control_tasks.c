@@ -360,6 +360,12 @@ void ota__cmd_create_task(struct ota_tracker *t, const cJSON *request,
 	struct create_result res = {0};
 	int rc;
 
+	char detail[OTA_DETAIL_MAX];
+
+	if(ota__task_limit_reached(t, detail, sizeof(detail))){
+		ota__cmd_fail(out, "%s", detail);
+		return;
+	}
 	if(!read_create(t, request, &req, out)){
 		ota_task_clear(&req.task);
 		return;

@@ -55,6 +55,10 @@ static int load_task(struct ota_tracker *t, const struct ota_client *client,
 	int rc = ota_store_task_get(t->store, set->task_id, task);
 
 	if(rc == OTA_STORE_NOT_FOUND){
+		if(ota__task_limit_reached(t, detail, sizeof(detail))){
+			ota__decline(t, client, topic, OTA_DECLINE_TASK_LIMIT, detail);
+			return 0;
+		}
 		return create_task(t, set, leading_slash, task) ? OTA_STORE_ERROR : 1;
 	}
 	if(rc != OTA_STORE_OK){

@@ -272,6 +272,9 @@ static bool needs_attention(const struct ota_task_entry *e, int64_t now)
 {
 	bool live = e->state == OTA_TASK_SCHEDULED || e->state == OTA_TASK_RUNNING;
 
+	if(e->deleted){
+		return false;
+	}
 	return e->dirty || e->sweep_reason || !e->counts_valid
 		|| (e->state == OTA_TASK_RUNNING && e->gate_pending)
 		|| (live && (e->end_at || e->start_at > now));
@@ -283,10 +286,18 @@ static int process_task(struct ota_tracker *t, int64_t id, int64_t now, int *bud
 	struct ota_task task;
 	int rc;
 
-	if(!e || (!e->counts_valid && ota__registry_load_counts(t, e))){
+	if(!e || e->deleted){
+		return OTA_STORE_OK;
+	}
+	if(!e->counts_valid && ota__registry_load_counts(t, e)){
 		return OTA_STORE_ERROR;
 	}
-	if(ota_store_task_get(t->store, id, &task) != OTA_STORE_OK){
+	rc = ota_store_task_get(t->store, id, &task);
+	if(rc == OTA_STORE_NOT_FOUND){
+		e->deleted = true;
+		return OTA_STORE_OK;
+	}
+	if(rc != OTA_STORE_OK){
 		return OTA_STORE_ERROR;
 	}
 	rc = advance_state(t, e, now);

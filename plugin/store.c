@@ -41,6 +41,10 @@ enum stmt_id {
 	ST_DEVICE_GET_VERSION,
 	ST_DEVICE_GET,
 	ST_TASK_IDS_ALL,
+	ST_TASK_COUNT_ALL,
+	ST_TASKS_ENDED_BEFORE,
+	ST_TASK_DELETE,
+	ST_HISTORY_DELETE_TASK,
 	ST_COUNT
 };
 
@@ -133,6 +137,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT installed_version, leading_slash, updated_at FROM device"
 		" WHERE serial = ?1",
 	[ST_TASK_IDS_ALL] = "SELECT id FROM task ORDER BY id",
+	[ST_TASK_COUNT_ALL] = "SELECT count(*) FROM task",
+	[ST_TASKS_ENDED_BEFORE] =
+		"SELECT id FROM task WHERE state IN ('finished', 'cancelled', 'aborted',"
+		" 'expired') AND updated_at < ?1 ORDER BY updated_at LIMIT ?2",
+	[ST_TASK_DELETE] = "DELETE FROM task WHERE id = ?1",
+	[ST_HISTORY_DELETE_TASK] = "DELETE FROM history WHERE task_id = ?1",
 };
 
 struct ota_store {
@@ -885,4 +895,36 @@ int ota_store_device_get(struct ota_store *store, const char *serial,
 int ota_store_task_ids(struct ota_store *store, int64_t **out)
 {
 	return read_ids(store, store->stmt[ST_TASK_IDS_ALL], out);
+}
+
+int ota_store_task_count(struct ota_store *store, int64_t *out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_TASK_COUNT_ALL];
+	int rc = sqlite3_step(stmt);
+
+	if(rc == SQLITE_ROW){
+		*out = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? OTA_STORE_OK : fail(store, "counting tasks");
+}
+
+int ota_store_tasks_ended_before(struct ota_store *store, int64_t before_ms,
+	int limit, int64_t **out)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_TASKS_ENDED_BEFORE];
+
+	sqlite3_bind_int64(stmt, 1, before_ms);
+	sqlite3_bind_int(stmt, 2, limit);
+	return read_ids(store, stmt, out);
+}
+
+int ota_store_task_delete(struct ota_store *store, int64_t id)
+{
+	sqlite3_bind_int64(store->stmt[ST_HISTORY_DELETE_TASK], 1, id);
+	if(step_done(store, ST_HISTORY_DELETE_TASK, "deleting a task's history")){
+		return OTA_STORE_ERROR;
+	}
+	sqlite3_bind_int64(store->stmt[ST_TASK_DELETE], 1, id);
+	return step_done(store, ST_TASK_DELETE, "deleting a task");
 }

@@ -378,6 +378,7 @@ void ota_tracker_tick(struct ota_tracker *t)
 		ota__tick_wake(t);
 	}
 	ota__tick_tasks(t, now);
+	ota__tick_retention(t, now);
 	if(batching(t) && t->batch_started_ms
 			&& now - t->batch_started_ms >= t->config.batch_ms){
 		ota_tracker_flush(t);

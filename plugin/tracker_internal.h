@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ota_codec.h"
 #include "ota_config.h"
@@ -79,6 +80,7 @@ struct ota_task_entry {
 	int sweep_reason;      /* rows still to stop: OTA_REASON_CANCELLED, ... */
 	char sweep_after[OTA_SERIAL_MAX + 1]; /* the sweep's position */
 	bool in_attention;
+	bool deleted;          /* removed by retention */
 };
 
 struct ota_registry {
@@ -118,6 +120,7 @@ struct ota_tracker {
 	struct ota_registry registry;
 	struct ota_wake_list wake;
 	bool started;          /* the first tick has run */
+	int64_t retention_at;  /* next retention run */
 };
 
 /* tracker.c */
@@ -210,6 +213,11 @@ void ota__wake_free(struct ota_wake_list *wake);
 /* Builds the retained summary of a task. Returns JSON text from malloc. */
 char *ota__summary_json(struct ota_tracker *t, const struct ota_task *task,
 	const struct ota_task_entry *e);
+
+/* retention.c */
+/* Returns true, with the reason in `detail`, when max_tasks is reached. */
+bool ota__task_limit_reached(struct ota_tracker *t, char *detail, size_t size);
+void ota__tick_retention(struct ota_tracker *t, int64_t now);
 
 /* tick.c */
 void ota__tick_deadlines(struct ota_tracker *t, int64_t now);
