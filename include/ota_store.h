@@ -185,6 +185,8 @@ int ota_store_device_get(struct ota_store *store, const char *serial,
 int ota_store_task_ids(struct ota_store *store, int64_t **out);
 
 int ota_store_task_count(struct ota_store *store, int64_t *out);
+/* Counts scheduled and running tasks. */
+int ota_store_task_count_live(struct ota_store *store, int64_t *out);
 /* Lists up to `limit` ended tasks (finished, cancelled, aborted, expired)
  * last updated before `before_ms`, oldest first. */
 int ota_store_tasks_ended_before(struct ota_store *store, int64_t before_ms,

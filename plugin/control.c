@@ -79,60 +79,101 @@ static void run_command(struct ota_tracker *t, const struct ota_client *client,
 		out.error[0] ? "error=" : "ok", out.error[0] ? out.error : "");
 }
 
-static char *error_response(const char *message)
+/*
+ * Builds a response in which every command of `list` (when it is an array)
+ * fails with `message`, keeping each command's name and correlationData so
+ * that the client can match it; without a list, one element carries it.
+ */
+static char *error_response(const cJSON *list, const char *message)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *responses = cJSON_AddArrayToObject(root, "responses");
-	cJSON *response = cJSON_CreateObject();
+	const cJSON *request;
 	char *text;
 
-	cJSON_AddItemToArray(responses, response);
-	cJSON_AddStringToObject(response, "command", "");
-	cJSON_AddStringToObject(response, "error", message);
+	if(cJSON_IsArray(list) && cJSON_GetArraySize(list) > 0){
+		cJSON_ArrayForEach(request, list){
+			const cJSON *name = cJSON_GetObjectItemCaseSensitive(request, "command");
+			const cJSON *correlation = cJSON_GetObjectItemCaseSensitive(request, "correlationData");
+			cJSON *response = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(response, "command",
+				cJSON_IsString(name) ? name->valuestring : "");
+			cJSON_AddStringToObject(response, "error", message);
+			if(cJSON_IsString(correlation)){
+				cJSON_AddStringToObject(response, "correlationData", correlation->valuestring);
+			}
+			cJSON_AddItemToArray(responses, response);
+		}
+	}else{
+		cJSON *response = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(response, "command", "");
+		cJSON_AddStringToObject(response, "error", message);
+		cJSON_AddItemToArray(responses, response);
+	}
 	text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return text;
+}
+
+/* Parses a command payload, or writes why it cannot be parsed. */
+static cJSON *parse_commands(struct ota_tracker *t, const void *payload, size_t len,
+	char *message, size_t size)
+{
+	cJSON *root;
+
+	if(len > t->config.command_max_bytes){
+		snprintf(message, size, "payload of %zu bytes: at most %zu allowed"
+			" (plugin_opt_command_max_bytes)", len, t->config.command_max_bytes);
+		return NULL;
+	}
+	if(!ota_utf8_valid(payload, len)){
+		snprintf(message, size, "payload: not valid UTF-8");
+		return NULL;
+	}
+	root = cJSON_ParseWithLength(payload, len);
+	if(root && ota_json_depth(root) > OTA_JSON_DEPTH_MAX){
+		cJSON_Delete(root);
+		snprintf(message, size, "payload: nested deeper than %d levels", OTA_JSON_DEPTH_MAX);
+		return NULL;
+	}
+	if(!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "commands"))){
+		cJSON_Delete(root);
+		snprintf(message, size, "payload: must be a JSON object with a \"commands\" array");
+		return NULL;
+	}
+	return root;
 }
 
 char *ota_tracker_control(struct ota_tracker *t, const struct ota_client *client,
 	const void *payload, size_t len)
 {
 	const char *username = client->username ? client->username : "";
-	cJSON *root;
-	cJSON *reply;
-	const cJSON *list;
-	const cJSON *request;
 	char message[160];
+	cJSON *root = parse_commands(t, payload, len, message, sizeof(message));
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "commands");
+	const cJSON *request;
+	cJSON *reply;
+	cJSON *responses;
 	char *text;
 
 	if(!ota_config_list_has(t->config.admin_users, username)){
 		ota__log(t, OTA_LOG_NOTICE, "ota: %s/%s | denied | username not in admin_users",
 			username, client->client_id ? client->client_id : "");
-		return error_response("not authorized: username is not in plugin_opt_admin_users");
-	}
-	if(len > t->config.command_max_bytes){
-		snprintf(message, sizeof(message), "payload of %zu bytes: at most %zu allowed"
-			" (plugin_opt_command_max_bytes)", len, t->config.command_max_bytes);
-		return error_response(message);
-	}
-	if(!ota_utf8_valid(payload, len)){
-		return error_response("payload: not valid UTF-8");
-	}
-	root = cJSON_ParseWithLength(payload, len);
-	if(root && ota_json_depth(root) > OTA_JSON_DEPTH_MAX){
+		text = error_response(list,
+			"not authorized: username is not in plugin_opt_admin_users");
 		cJSON_Delete(root);
-		snprintf(message, sizeof(message), "payload: nested deeper than %d levels",
-			OTA_JSON_DEPTH_MAX);
-		return error_response(message);
+		return text;
 	}
-	list = cJSON_GetObjectItemCaseSensitive(root, "commands");
-	if(!cJSON_IsArray(list)){
-		cJSON_Delete(root);
-		return error_response("payload: must be a JSON object with a \"commands\" array");
+	if(!root){
+		ota__log(t, OTA_LOG_NOTICE, "ota: %s/%s | rejected | %s", username,
+			client->client_id ? client->client_id : "", message);
+		return error_response(NULL, message);
 	}
 
 	reply = cJSON_CreateObject();
-	cJSON *responses = cJSON_AddArrayToObject(reply, "responses");
+	responses = cJSON_AddArrayToObject(reply, "responses");
 	cJSON_ArrayForEach(request, list){
 		run_command(t, client, request, responses);
 	}
@@ -229,14 +270,12 @@ void ota__cmd_add_counts(cJSON *object, const struct ota_task_counts *c)
 
 static int64_t active_tasks(struct ota_tracker *t)
 {
-	int64_t *ids = NULL;
-	int count = ota_store_task_list(t->store, OTA_TASK_RUNNING, 0, 1000000, &ids);
-	int64_t *scheduled = NULL;
-	int more = ota_store_task_list(t->store, OTA_TASK_SCHEDULED, 0, 1000000, &scheduled);
+	int64_t count = 0;
 
-	free(ids);
-	free(scheduled);
-	return (count > 0 ? count : 0) + (more > 0 ? more : 0);
+	if(ota_store_task_count_live(t->store, &count)){
+		return -1;
+	}
+	return count;
 }
 
 void ota__cmd_get_stats(struct ota_tracker *t, const cJSON *request,

@@ -198,8 +198,10 @@ static int on_control(int event, void *event_data, void *userdata)
 	if(!response){
 		return MOSQ_ERR_NOMEM;
 	}
-	mosquitto_broker_publish_copy(NULL, CONTROL_RESPONSE_TOPIC,
-		(int)strlen(response), response, 1, false, NULL);
+	/* Only the requesting client gets the response: it may hold device
+	 * lists and firmware urls that other subscribers must not see. */
+	mosquitto_broker_publish_copy(mosquitto_client_id(ed->client),
+		CONTROL_RESPONSE_TOPIC, (int)strlen(response), response, 1, false, NULL);
 	free(response);
 	return MOSQ_ERR_SUCCESS;
 }

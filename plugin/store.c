@@ -42,6 +42,7 @@ enum stmt_id {
 	ST_DEVICE_GET,
 	ST_TASK_IDS_ALL,
 	ST_TASK_COUNT_ALL,
+	ST_TASK_COUNT_LIVE,
 	ST_TASKS_ENDED_BEFORE,
 	ST_TASK_DELETE,
 	ST_HISTORY_DELETE_TASK,
@@ -138,6 +139,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" WHERE serial = ?1",
 	[ST_TASK_IDS_ALL] = "SELECT id FROM task ORDER BY id",
 	[ST_TASK_COUNT_ALL] = "SELECT count(*) FROM task",
+	[ST_TASK_COUNT_LIVE] =
+		"SELECT count(*) FROM task WHERE state IN ('scheduled', 'running')",
 	[ST_TASKS_ENDED_BEFORE] =
 		"SELECT id FROM task WHERE state IN ('finished', 'cancelled', 'aborted',"
 		" 'expired') AND updated_at < ?1 ORDER BY updated_at LIMIT ?2",
@@ -897,9 +900,9 @@ int ota_store_task_ids(struct ota_store *store, int64_t **out)
 	return read_ids(store, store->stmt[ST_TASK_IDS_ALL], out);
 }
 
-int ota_store_task_count(struct ota_store *store, int64_t *out)
+static int count_tasks(struct ota_store *store, enum stmt_id id, int64_t *out)
 {
-	sqlite3_stmt *stmt = store->stmt[ST_TASK_COUNT_ALL];
+	sqlite3_stmt *stmt = store->stmt[id];
 	int rc = sqlite3_step(stmt);
 
 	if(rc == SQLITE_ROW){
@@ -907,6 +910,16 @@ int ota_store_task_count(struct ota_store *store, int64_t *out)
 	}
 	sqlite3_reset(stmt);
 	return rc == SQLITE_ROW ? OTA_STORE_OK : fail(store, "counting tasks");
+}
+
+int ota_store_task_count(struct ota_store *store, int64_t *out)
+{
+	return count_tasks(store, ST_TASK_COUNT_ALL, out);
+}
+
+int ota_store_task_count_live(struct ota_store *store, int64_t *out)
+{
+	return count_tasks(store, ST_TASK_COUNT_LIVE, out);
 }
 
 int ota_store_tasks_ended_before(struct ota_store *store, int64_t before_ms,
