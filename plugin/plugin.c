@@ -235,15 +235,15 @@ static bool read_options(struct ota_config *config, struct mosquitto_opt *option
 	return true;
 }
 
-/* Explains a database that failed to open: the broker drops from root to
- * the `mosquitto` user before it loads plugins, so a folder root can write
- * to may still be closed to the plugin. */
+/* Logs, in one line, a database that failed to open, and whether its
+ * folder is writable: the broker drops from root to the `mosquitto` user
+ * before it loads plugins, so a folder root can write to may still be
+ * closed to the plugin. */
 static void log_open_failure(const struct ota_config *config, const char *cause)
 {
 	char dir[1024];
 	char *slash;
 
-	mosquitto_log_printf(MOSQ_LOG_ERR, "ota: cannot open database %s", cause);
 	snprintf(dir, sizeof(dir), "%s", config->db_path);
 	slash = strrchr(dir, '/');
 	if(slash == dir){
@@ -254,10 +254,12 @@ static void log_open_failure(const struct ota_config *config, const char *cause)
 		snprintf(dir, sizeof(dir), ".");
 	}
 	if(access(dir, W_OK) != 0){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "ota: folder %s is missing or not writable"
-			" by uid %d; create it and give it to the user the broker runs as"
-			" (mosquitto when started as root), or set plugin_opt_db_path",
-			dir, (int)geteuid());
+		mosquitto_log_printf(MOSQ_LOG_ERR, "ota: cannot open database %s; folder %s"
+			" is missing or not writable by uid %d: create it and give it to the user"
+			" the broker runs as (mosquitto when started as root), or set"
+			" plugin_opt_db_path", cause, dir, (int)geteuid());
+	}else{
+		mosquitto_log_printf(MOSQ_LOG_ERR, "ota: cannot open database %s", cause);
 	}
 }
 

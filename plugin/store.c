@@ -125,7 +125,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO device (serial, installed_version, updated_at)"
 		" VALUES (?1, ?2, ?3) ON CONFLICT(serial) DO UPDATE SET"
 		" installed_version = excluded.installed_version,"
-		" updated_at = excluded.updated_at",
+		" updated_at = excluded.updated_at"
+		" WHERE installed_version IS NOT excluded.installed_version",
 	[ST_DEVICE_SET_FORM] =
 		"INSERT INTO device (serial, leading_slash, updated_at)"
 		" VALUES (?1, ?2, ?3) ON CONFLICT(serial) DO UPDATE SET"
