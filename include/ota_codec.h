@@ -87,6 +87,14 @@ bool ota_serial_valid(const char *s);
 struct cJSON;
 int ota_json_depth(const struct cJSON *item);
 
+/* Parses `text` as exactly one JSON value; trailing text fails. Returns
+ * NULL on failure. */
+struct cJSON *ota_json_parse_exact(const char *text);
+
+/* Adds an integer member printed exactly, even beyond 15 digits. Returns
+ * the new item, or NULL when out of memory. */
+struct cJSON *ota_json_add_int(struct cJSON *object, const char *key, int64_t value);
+
 /* Returns true when the `len` bytes at `s` are valid UTF-8. */
 bool ota_utf8_valid(const char *s, size_t len);
 

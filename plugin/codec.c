@@ -6,6 +6,7 @@
  */
 #include "ota_codec.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -388,6 +389,22 @@ done:
 /* Formatting                                                            */
 /* ===================================================================== */
 
+cJSON *ota_json_parse_exact(const char *text)
+{
+	return text ? cJSON_ParseWithOpts(text, NULL, true) : NULL;
+}
+
+/* cJSON 1.7.15 prints numbers with 15 significant digits when that reads
+ * back within its tolerance, which turns 9007199254740991 into
+ * 9.00719925474099e+15; integers therefore go out as raw JSON text. */
+cJSON *ota_json_add_int(cJSON *object, const char *key, int64_t value)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%" PRId64, value);
+	return cJSON_AddRawToObject(object, key, text);
+}
+
 char *ota_codec_format_status(const char *serial, int status,
 	int64_t timestamp_ms, int progress, const char *message)
 {
@@ -396,12 +413,12 @@ char *ota_codec_format_status(const char *serial, int status,
 
 	if(!root
 			|| !cJSON_AddStringToObject(root, "serialNumber", serial)
-			|| !cJSON_AddNumberToObject(root, "status", status)
-			|| !cJSON_AddNumberToObject(root, "timestamp", (double)timestamp_ms)){
+			|| !ota_json_add_int(root, "status", status)
+			|| !ota_json_add_int(root, "timestamp", timestamp_ms)){
 		goto done;
 	}
 	if(status == OTA_REPLY && progress >= 0
-			&& !cJSON_AddNumberToObject(root, "progress", progress)){
+			&& !ota_json_add_int(root, "progress", progress)){
 		goto done;
 	}
 	if(message && !cJSON_AddStringToObject(root, "message", message)){
@@ -418,20 +435,20 @@ char *ota_codec_format_set(int64_t task_id, const char *url,
 	const char *version_json, const char *extra_json)
 {
 	cJSON *root = cJSON_CreateObject();
-	cJSON *version = cJSON_Parse(version_json);
-	cJSON *extra = extra_json ? cJSON_Parse(extra_json) : NULL;
+	cJSON *version = ota_json_parse_exact(version_json);
+	cJSON *extra = extra_json ? ota_json_parse_exact(extra_json) : NULL;
 	char *text = NULL;
 
 	if(!root || !version || (extra_json && !cJSON_IsObject(extra))){
 		goto done;
 	}
-	if(!cJSON_AddNumberToObject(root, "taskId", (double)task_id)
+	if(!ota_json_add_int(root, "taskId", task_id)
 			|| !cJSON_AddStringToObject(root, "url", url)){
 		goto done;
 	}
 	cJSON_AddItemToObject(root, "version", version);
 	version = NULL;
-	if(!cJSON_AddNumberToObject(root, "status", OTA_SEND)){
+	if(!ota_json_add_int(root, "status", OTA_SEND)){
 		goto done;
 	}
 	while(extra && extra->child){
@@ -454,7 +471,7 @@ done:
 
 bool ota_version_text(const char *version_json, char *out, size_t out_size)
 {
-	cJSON *item = cJSON_Parse(version_json);
+	cJSON *item = ota_json_parse_exact(version_json);
 	bool ok = false;
 
 	if(cJSON_IsString(item)){
@@ -527,8 +544,8 @@ static bool numbers_equal(const char *a, const char *b)
 
 bool ota_version_equal(const char *a_json, const char *b_json)
 {
-	cJSON *a = cJSON_Parse(a_json);
-	cJSON *b = cJSON_Parse(b_json);
+	cJSON *a = ota_json_parse_exact(a_json);
+	cJSON *b = ota_json_parse_exact(b_json);
 	char ta[OTA_VERSION_MAX + 8];
 	char tb[OTA_VERSION_MAX + 8];
 	bool equal = false;

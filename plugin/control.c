@@ -255,13 +255,13 @@ bool ota__cmd_task(struct ota_tracker *t, const cJSON *request,
 
 void ota__cmd_add_counts(cJSON *object, const struct ota_task_counts *c)
 {
-	cJSON_AddNumberToObject(object, "total", (double)c->total);
-	cJSON_AddNumberToObject(object, "await", (double)c->await);
-	cJSON_AddNumberToObject(object, "send", (double)c->send);
-	cJSON_AddNumberToObject(object, "upgrading", (double)c->upgrading);
-	cJSON_AddNumberToObject(object, "success", (double)c->success);
-	cJSON_AddNumberToObject(object, "failed", (double)c->failed);
-	cJSON_AddNumberToObject(object, "stopped", (double)c->stopped);
+	ota_json_add_int(object, "total", c->total);
+	ota_json_add_int(object, "await", c->await);
+	ota_json_add_int(object, "send", c->send);
+	ota_json_add_int(object, "upgrading", c->upgrading);
+	ota_json_add_int(object, "success", c->success);
+	ota_json_add_int(object, "failed", c->failed);
+	ota_json_add_int(object, "stopped", c->stopped);
 }
 
 /* ===================================================================== */
@@ -284,10 +284,10 @@ void ota__cmd_get_stats(struct ota_tracker *t, const cJSON *request,
 	cJSON *declined = cJSON_AddObjectToObject(out->data, "declined");
 
 	(void)request;
-	cJSON_AddNumberToObject(out->data, "accepted", (double)t->accepted);
+	ota_json_add_int(out->data, "accepted", t->accepted);
 	for(int i = 1; i < OTA_DECLINE_COUNT; i++){
-		cJSON_AddNumberToObject(declined, ota_decline_code(i), (double)t->declined[i]);
+		ota_json_add_int(declined, ota_decline_code(i), (int64_t)t->declined[i]);
 	}
-	cJSON_AddNumberToObject(out->data, "devicesOnline", (double)t->online.live);
-	cJSON_AddNumberToObject(out->data, "activeTasks", (double)active_tasks(t));
+	ota_json_add_int(out->data, "devicesOnline", t->online.live);
+	ota_json_add_int(out->data, "activeTasks", active_tasks(t));
 }

@@ -26,7 +26,7 @@ static bool read_page(const cJSON *request, int64_t *offset, int64_t *limit,
 /* Adds a JSON value given as JSON text, such as a stored version. */
 static void add_json(cJSON *object, const char *key, const char *json)
 {
-	cJSON *value = json && json[0] ? cJSON_Parse(json) : NULL;
+	cJSON *value = json && json[0] ? ota_json_parse_exact(json) : NULL;
 
 	cJSON_AddItemToObject(object, key, value ? value : cJSON_CreateNull());
 }
@@ -34,7 +34,7 @@ static void add_json(cJSON *object, const char *key, const char *json)
 static void add_time(cJSON *object, const char *key, int64_t ms)
 {
 	if(ms){
-		cJSON_AddNumberToObject(object, key, (double)ms);
+		ota_json_add_int(object, key, ms);
 	}else{
 		cJSON_AddNullToObject(object, key);
 	}
@@ -42,7 +42,7 @@ static void add_time(cJSON *object, const char *key, int64_t ms)
 
 static void add_task_fields(cJSON *object, const struct ota_task *task)
 {
-	cJSON_AddNumberToObject(object, "taskId", (double)task->id);
+	ota_json_add_int(object, "taskId", task->id);
 	if(task->name[0]){
 		cJSON_AddStringToObject(object, "name", task->name);
 	}
@@ -50,16 +50,16 @@ static void add_task_fields(cJSON *object, const struct ota_task *task)
 	cJSON_AddStringToObject(object, "url", task->url);
 	cJSON_AddStringToObject(object, "state", ota_task_state_name(task->state));
 	cJSON_AddStringToObject(object, "origin", task->from_api ? "api" : "set");
-	cJSON_AddNumberToObject(object, "timeoutSeconds", task->timeout_s);
-	cJSON_AddNumberToObject(object, "maxRetries", task->max_retries);
-	cJSON_AddNumberToObject(object, "retryDelaySeconds", task->retry_delay_s);
-	cJSON_AddNumberToObject(object, "maxConcurrent", task->max_concurrent);
-	cJSON_AddNumberToObject(object, "abortFailurePercent", task->abort_failure_percent);
-	cJSON_AddNumberToObject(object, "abortMinFinished", task->abort_min_finished);
+	ota_json_add_int(object, "timeoutSeconds", task->timeout_s);
+	ota_json_add_int(object, "maxRetries", task->max_retries);
+	ota_json_add_int(object, "retryDelaySeconds", task->retry_delay_s);
+	ota_json_add_int(object, "maxConcurrent", task->max_concurrent);
+	ota_json_add_int(object, "abortFailurePercent", task->abort_failure_percent);
+	ota_json_add_int(object, "abortMinFinished", task->abort_min_finished);
 	add_time(object, "startAt", task->start_at);
 	add_time(object, "endAt", task->end_at);
 	if(task->extra){
-		cJSON *extra = cJSON_Parse(task->extra);
+		cJSON *extra = ota_json_parse_exact(task->extra);
 		cJSON *member;
 
 		cJSON_ArrayForEach(member, extra){
@@ -67,8 +67,8 @@ static void add_task_fields(cJSON *object, const struct ota_task *task)
 		}
 		cJSON_Delete(extra);
 	}
-	cJSON_AddNumberToObject(object, "createdAt", (double)task->created_at);
-	cJSON_AddNumberToObject(object, "updatedAt", (double)task->updated_at);
+	ota_json_add_int(object, "createdAt", task->created_at);
+	ota_json_add_int(object, "updatedAt", task->updated_at);
 }
 
 static cJSON *device_row_json(const struct ota_device_row *row)
@@ -76,13 +76,13 @@ static cJSON *device_row_json(const struct ota_device_row *row)
 	cJSON *object = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(object, "serialNumber", row->serial);
-	cJSON_AddNumberToObject(object, "status", row->row.status);
-	cJSON_AddNumberToObject(object, "progress", row->row.progress);
+	ota_json_add_int(object, "status", row->row.status);
+	ota_json_add_int(object, "progress", row->row.progress);
 	if(row->message[0]){
 		cJSON_AddStringToObject(object, "message", row->message);
 	}
-	cJSON_AddNumberToObject(object, "attempts", row->row.attempts);
-	cJSON_AddNumberToObject(object, "updatedAt", (double)row->updated_at);
+	ota_json_add_int(object, "attempts", row->row.attempts);
+	ota_json_add_int(object, "updatedAt", row->updated_at);
 	return object;
 }
 
@@ -110,8 +110,8 @@ void ota__cmd_get_task(struct ota_tracker *t, const cJSON *request,
 	}
 	add_task_fields(out->data, &task);
 	ota__cmd_add_counts(out->data, &counts);
-	cJSON_AddNumberToObject(out->data, "offset", (double)offset);
-	cJSON_AddNumberToObject(out->data, "limit", (double)limit);
+	ota_json_add_int(out->data, "offset", offset);
+	ota_json_add_int(out->data, "limit", limit);
 	list = cJSON_AddArrayToObject(out->data, "devices");
 	for(int i = 0; i < count; i++){
 		cJSON_AddItemToArray(list, device_row_json(&rows[i]));
@@ -157,19 +157,19 @@ void ota__cmd_list_tasks(struct ota_tracker *t, const cJSON *request,
 			continue;
 		}
 		item = cJSON_CreateObject();
-		cJSON_AddNumberToObject(item, "taskId", (double)task.id);
+		ota_json_add_int(item, "taskId", task.id);
 		if(task.name[0]){
 			cJSON_AddStringToObject(item, "name", task.name);
 		}
 		add_json(item, "version", task.version);
 		cJSON_AddStringToObject(item, "state", ota_task_state_name(task.state));
 		ota__cmd_add_counts(item, &counts);
-		cJSON_AddNumberToObject(item, "createdAt", (double)task.created_at);
+		ota_json_add_int(item, "createdAt", task.created_at);
 		cJSON_AddItemToArray(list, item);
 		ota_task_clear(&task);
 	}
-	cJSON_AddNumberToObject(out->data, "offset", (double)offset);
-	cJSON_AddNumberToObject(out->data, "limit", (double)limit);
+	ota_json_add_int(out->data, "offset", offset);
+	ota_json_add_int(out->data, "limit", limit);
 	free(ids);
 }
 
@@ -212,18 +212,18 @@ void ota__cmd_get_device(struct ota_tracker *t, const cJSON *request,
 	for(int i = 0; i < count; i++){
 		cJSON *item = cJSON_CreateObject();
 
-		cJSON_AddNumberToObject(item, "taskId", (double)entries[i].task_id);
-		cJSON_AddNumberToObject(item, "status", entries[i].status);
+		ota_json_add_int(item, "taskId", entries[i].task_id);
+		ota_json_add_int(item, "status", entries[i].status);
 		if(entries[i].progress >= 0){
-			cJSON_AddNumberToObject(item, "progress", entries[i].progress);
+			ota_json_add_int(item, "progress", entries[i].progress);
 		}
 		if(entries[i].message[0]){
 			cJSON_AddStringToObject(item, "message", entries[i].message);
 		}
-		cJSON_AddNumberToObject(item, "at", (double)entries[i].at);
+		ota_json_add_int(item, "at", entries[i].at);
 		cJSON_AddItemToArray(history, item);
 	}
-	cJSON_AddNumberToObject(out->data, "offset", (double)offset);
-	cJSON_AddNumberToObject(out->data, "limit", (double)limit);
+	ota_json_add_int(out->data, "offset", offset);
+	ota_json_add_int(out->data, "limit", limit);
 	free(entries);
 }

@@ -118,7 +118,7 @@ static bool read_extra(const cJSON *request, struct ota_task *task,
 		cJSON_AddItemToObject(extra, "checksum", cJSON_Duplicate(checksum, true));
 	}
 	if(size){
-		cJSON_AddNumberToObject(extra, "size", (double)size);
+		ota_json_add_int(extra, "size", size);
 	}
 	task->extra = cJSON_PrintUnformatted(extra);
 	cJSON_Delete(extra);
@@ -380,11 +380,11 @@ void ota__cmd_create_task(struct ota_tracker *t, const cJSON *request,
 		ota__tx_end(t, false);
 		ota__cmd_fail(out, "task not created: database error: %s", ota_store_error(t->store));
 	}else{
-		cJSON_AddNumberToObject(out->data, "taskId", (double)req.task.id);
+		ota_json_add_int(out->data, "taskId", req.task.id);
 		cJSON_AddStringToObject(out->data, "state", ota_task_state_name(req.task.state));
-		cJSON_AddNumberToObject(out->data, "accepted", res.accepted);
-		cJSON_AddNumberToObject(out->data, "alreadyAtTarget", res.at_target);
-		cJSON_AddNumberToObject(out->data, "refused", res.refused);
+		ota_json_add_int(out->data, "accepted", res.accepted);
+		ota_json_add_int(out->data, "alreadyAtTarget", res.at_target);
+		ota_json_add_int(out->data, "refused", res.refused);
 		cJSON_AddItemToObject(out->data, "refusedDevices", res.refused_list);
 		res.refused_list = NULL;
 	}
@@ -426,7 +426,7 @@ static int cancel_devices(struct ota_tracker *t, const struct ota_task *task,
 		}
 		cancelled += rc;
 	}
-	cJSON_AddNumberToObject(data, "cancelled", cancelled);
+	ota_json_add_int(data, "cancelled", cancelled);
 	return OTA_STORE_OK;
 }
 
@@ -452,7 +452,7 @@ static int cancel_task(struct ota_tracker *t, const struct ota_task *task,
 	if(ota__task_set_state(t, e, OTA_TASK_CANCELLED)){
 		return OTA_STORE_ERROR;
 	}
-	cJSON_AddNumberToObject(data, "cancelled", (double)pending);
+	ota_json_add_int(data, "cancelled", pending);
 	return OTA_STORE_OK;
 }
 
@@ -483,7 +483,7 @@ void ota__cmd_cancel_task(struct ota_tracker *t, const cJSON *request,
 	if(!ota__cmd_task(t, request, &task, out)){
 		return;
 	}
-	cJSON_AddNumberToObject(out->data, "taskId", (double)task.id);
+	ota_json_add_int(out->data, "taskId", task.id);
 	rc = devices ? cancel_devices(t, &task, devices, out->data)
 		: cancel_task(t, &task, out->data, out);
 	if(rc == OTA_STORE_ERROR){
@@ -584,8 +584,8 @@ void ota__cmd_retry_task(struct ota_tracker *t, const cJSON *request,
 		ota__tx_end(t, false);
 		ota__cmd_fail(out, "not retried: database error: %s", ota_store_error(t->store));
 	}else{
-		cJSON_AddNumberToObject(out->data, "taskId", (double)task.id);
-		cJSON_AddNumberToObject(out->data, "requeued", count);
+		ota_json_add_int(out->data, "taskId", task.id);
+		ota_json_add_int(out->data, "requeued", count);
 	}
 	ota_task_clear(&task);
 }

@@ -107,26 +107,26 @@ char *ota__summary_json(struct ota_tracker *t, const struct ota_task *task,
 	const struct ota_task_entry *e)
 {
 	cJSON *root = cJSON_CreateObject();
-	cJSON *version = cJSON_Parse(task->version);
+	cJSON *version = ota_json_parse_exact(task->version);
 	const struct ota_task_counts *c = &e->counts;
 	char *text;
 
-	cJSON_AddNumberToObject(root, "taskId", (double)task->id);
+	ota_json_add_int(root, "taskId", task->id);
 	if(task->name[0]){
 		cJSON_AddStringToObject(root, "name", task->name);
 	}
 	if(version){
 		cJSON_AddItemToObject(root, "version", version);
 	}
-	cJSON_AddNumberToObject(root, "total", (double)c->total);
-	cJSON_AddNumberToObject(root, "await", (double)c->await);
-	cJSON_AddNumberToObject(root, "send", (double)c->send);
-	cJSON_AddNumberToObject(root, "upgrading", (double)c->upgrading);
-	cJSON_AddNumberToObject(root, "success", (double)c->success);
-	cJSON_AddNumberToObject(root, "failed", (double)c->failed);
-	cJSON_AddNumberToObject(root, "stopped", (double)c->stopped);
+	ota_json_add_int(root, "total", c->total);
+	ota_json_add_int(root, "await", c->await);
+	ota_json_add_int(root, "send", c->send);
+	ota_json_add_int(root, "upgrading", c->upgrading);
+	ota_json_add_int(root, "success", c->success);
+	ota_json_add_int(root, "failed", c->failed);
+	ota_json_add_int(root, "stopped", c->stopped);
 	cJSON_AddStringToObject(root, "state", ota_task_state_name(e->state));
-	cJSON_AddNumberToObject(root, "updatedAt", (double)ota__now(t));
+	ota_json_add_int(root, "updatedAt", ota__now(t));
 	text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return text;

@@ -72,10 +72,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT status, progress, reason, message, attempts, announced,"
 		" due_at, updated_at FROM task_device"
 		" WHERE task_id = ?1 AND serial = ?2",
+	/* An upsert, not INSERT OR REPLACE: updating in place touches only the
+	 * indexes whose columns changed. */
 	[ST_ROW_PUT] =
-		"INSERT OR REPLACE INTO task_device (task_id, serial, status,"
-		" progress, reason, message, attempts, announced, due_at,"
-		" updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		"INSERT INTO task_device (task_id, serial, status, progress, reason,"
+		" message, attempts, announced, due_at, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+		" ON CONFLICT(task_id, serial) DO UPDATE SET status = excluded.status,"
+		" progress = excluded.progress, reason = excluded.reason,"
+		" message = excluded.message, attempts = excluded.attempts,"
+		" announced = excluded.announced, due_at = excluded.due_at,"
+		" updated_at = excluded.updated_at",
 	[ST_ROWS_DUE] =
 		"SELECT task_id, serial, status, progress, reason, message,"
 		" attempts, announced, due_at, updated_at FROM task_device"
