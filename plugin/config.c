@@ -259,7 +259,9 @@ bool ota_config_list_has(const char *list, const char *name)
 {
 	size_t len;
 
-	if(!list || !name){
+	/* An empty item names no one, so a client without a username never
+	 * matches "admin,,ops". */
+	if(!list || !name || !name[0]){
 		return false;
 	}
 	len = strlen(name);

@@ -253,16 +253,6 @@ bool ota__cmd_task(struct ota_tracker *t, const cJSON *request,
 	return true;
 }
 
-void ota__cmd_add_counts(cJSON *object, const struct ota_task_counts *c)
-{
-	ota_json_add_int(object, "total", c->total);
-	ota_json_add_int(object, "await", c->await);
-	ota_json_add_int(object, "send", c->send);
-	ota_json_add_int(object, "upgrading", c->upgrading);
-	ota_json_add_int(object, "success", c->success);
-	ota_json_add_int(object, "failed", c->failed);
-	ota_json_add_int(object, "stopped", c->stopped);
-}
 
 /* ===================================================================== */
 /* getStats                                                              */

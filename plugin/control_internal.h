@@ -37,9 +37,6 @@ bool ota__cmd_int(const cJSON *request, const char *key, int64_t min, int64_t ma
 bool ota__cmd_task(struct ota_tracker *t, const cJSON *request,
 	struct ota_task *task, struct ota_reply_builder *out);
 
-/* Adds the per-status counts of a task to `object`. */
-void ota__cmd_add_counts(cJSON *object, const struct ota_task_counts *counts);
-
 void ota__cmd_create_task(struct ota_tracker *t, const cJSON *request,
 	struct ota_reply_builder *out);
 void ota__cmd_cancel_task(struct ota_tracker *t, const cJSON *request,

@@ -109,7 +109,7 @@ void ota__cmd_get_task(struct ota_tracker *t, const cJSON *request,
 		return;
 	}
 	add_task_fields(out->data, &task);
-	ota__cmd_add_counts(out->data, &counts);
+	ota__json_add_counts(out->data, &counts);
 	ota_json_add_int(out->data, "offset", offset);
 	ota_json_add_int(out->data, "limit", limit);
 	list = cJSON_AddArrayToObject(out->data, "devices");
@@ -163,7 +163,7 @@ void ota__cmd_list_tasks(struct ota_tracker *t, const cJSON *request,
 		}
 		add_json(item, "version", task.version);
 		cJSON_AddStringToObject(item, "state", ota_task_state_name(task.state));
-		ota__cmd_add_counts(item, &counts);
+		ota__json_add_counts(item, &counts);
 		ota_json_add_int(item, "createdAt", task.created_at);
 		cJSON_AddItemToArray(list, item);
 		ota_task_clear(&task);

@@ -121,18 +121,7 @@ enum ota_verdict ota__handle_set(struct ota_tracker *t,
 	enum ota_decline reason;
 	int rc;
 
-	if(!parsed->id_valid){
-		ota__decline(t, client, topic, OTA_DECLINE_BAD_SERIAL,
-			"serial number in topic: must be 1-64 bytes without '/', '+' or '#'");
-		return OTA_PASS;
-	}
-	if(!from_backend(t, client, topic)){
-		return OTA_PASS;
-	}
-	if(len > t->config.reply_max_bytes){
-		snprintf(detail, sizeof(detail), "payload of %zu bytes: at most %zu allowed",
-			len, t->config.reply_max_bytes);
-		ota__decline(t, client, topic, OTA_DECLINE_TOO_LARGE, detail);
+	if(!from_backend(t, client, topic) || !ota__check_payload(t, client, topic, parsed, len)){
 		return OTA_PASS;
 	}
 	reason = ota_codec_parse_set(payload, len, &set, detail, sizeof(detail));

@@ -103,12 +103,22 @@ int ota__task_set_state(struct ota_tracker *t, struct ota_task_entry *e, int sta
 /* Summaries                                                             */
 /* ===================================================================== */
 
+void ota__json_add_counts(cJSON *object, const struct ota_task_counts *c)
+{
+	ota_json_add_int(object, "total", c->total);
+	ota_json_add_int(object, "await", c->await);
+	ota_json_add_int(object, "send", c->send);
+	ota_json_add_int(object, "upgrading", c->upgrading);
+	ota_json_add_int(object, "success", c->success);
+	ota_json_add_int(object, "failed", c->failed);
+	ota_json_add_int(object, "stopped", c->stopped);
+}
+
 char *ota__summary_json(struct ota_tracker *t, const struct ota_task *task,
 	const struct ota_task_entry *e)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *version = ota_json_parse_exact(task->version);
-	const struct ota_task_counts *c = &e->counts;
 	char *text;
 
 	ota_json_add_int(root, "taskId", task->id);
@@ -118,13 +128,7 @@ char *ota__summary_json(struct ota_tracker *t, const struct ota_task *task,
 	if(version){
 		cJSON_AddItemToObject(root, "version", version);
 	}
-	ota_json_add_int(root, "total", c->total);
-	ota_json_add_int(root, "await", c->await);
-	ota_json_add_int(root, "send", c->send);
-	ota_json_add_int(root, "upgrading", c->upgrading);
-	ota_json_add_int(root, "success", c->success);
-	ota_json_add_int(root, "failed", c->failed);
-	ota_json_add_int(root, "stopped", c->stopped);
+	ota__json_add_counts(root, &e->counts);
 	cJSON_AddStringToObject(root, "state", ota_task_state_name(e->state));
 	ota_json_add_int(root, "updatedAt", ota__now(t));
 	text = cJSON_PrintUnformatted(root);

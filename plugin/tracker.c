@@ -163,6 +163,25 @@ void ota__decline(struct ota_tracker *t, const struct ota_client *client,
 	}
 }
 
+bool ota__check_payload(struct ota_tracker *t, const struct ota_client *client,
+	const char *topic, const struct ota_topic *parsed, size_t len)
+{
+	char detail[OTA_DETAIL_MAX];
+
+	if(!parsed->id_valid){
+		ota__decline(t, client, topic, OTA_DECLINE_BAD_SERIAL,
+			"serial number in topic: must be 1-64 bytes without '/', '+' or '#'");
+		return false;
+	}
+	if(len > t->config.reply_max_bytes){
+		snprintf(detail, sizeof(detail), "payload of %zu bytes: at most %zu allowed",
+			len, t->config.reply_max_bytes);
+		ota__decline(t, client, topic, OTA_DECLINE_TOO_LARGE, detail);
+		return false;
+	}
+	return true;
+}
+
 /* ===================================================================== */
 /* Outbox and transactions                                               */
 /* ===================================================================== */

@@ -129,6 +129,10 @@ void ota__log(struct ota_tracker *t, enum ota_log_level level, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 void ota__decline(struct ota_tracker *t, const struct ota_client *client,
 	const char *topic, enum ota_decline reason, const char *detail);
+/* Declines a reply or `set` whose topic names no valid serial number or
+ * whose payload exceeds reply_max_bytes. Returns true when it may go on. */
+bool ota__check_payload(struct ota_tracker *t, const struct ota_client *client,
+	const char *topic, const struct ota_topic *parsed, size_t len);
 int ota__queue(struct ota_tracker *t, const char *topic, const char *payload,
 	int qos, bool retain);
 int ota__tx_begin(struct ota_tracker *t);
@@ -210,6 +214,8 @@ void ota__tick_tasks(struct ota_tracker *t, int64_t now);
 void ota__tick_wake(struct ota_tracker *t);
 void ota__wake_add(struct ota_tracker *t, const char *serial);
 void ota__wake_free(struct ota_wake_list *wake);
+/* Adds a task's per-status counts to a JSON object. */
+void ota__json_add_counts(struct cJSON *object, const struct ota_task_counts *counts);
 /* Builds the retained summary of a task. Returns JSON text from malloc. */
 char *ota__summary_json(struct ota_tracker *t, const struct ota_task *task,
 	const struct ota_task_entry *e);
