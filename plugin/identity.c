@@ -15,8 +15,9 @@ bool ota__fastbee_serial(const char *client_id, char *out, size_t size)
 	const char *second;
 	size_t len;
 
-	/* {type}&{serialNumber}&{productId}&{userId} */
-	if(!client_id || !(first = strchr(client_id, '&'))){
+	/* {type}&{serialNumber}&{productId}&{userId}; a client id with '/',
+	 * '+' or '#' anywhere names no device. */
+	if(!client_id || strpbrk(client_id, "/+#") || !(first = strchr(client_id, '&'))){
 		return false;
 	}
 	first++;
