@@ -18,6 +18,9 @@ static void emit(struct ota_outcome *out, int status, int progress, int reason)
 	e->status = status;
 	e->progress = status == OTA_REPLY ? progress : -1;
 	e->reason = reason;
+	/* The dashboard has seen the device once any event went out, so a
+	 * later first push (after retryTask) does not start with 0 again. */
+	out->next.announced = true;
 }
 
 static void move(struct ota_outcome *out, int status, int reason)

@@ -355,7 +355,7 @@ static void state_progress_from_waiting_rows(void **state)
 {
 	static const struct state_case cases[] = {
 		{.name = "progress on await", .row = AWAIT_NEW, .event = PROGRESS(30),
-			.changed = true, .next = ROW(OTA_REPLY, 30, R_NONE, 0, false),
+			.changed = true, .next = ROW(OTA_REPLY, 30, R_NONE, 0, true),
 			.emit_count = 1, .emits = {EMIT(OTA_REPLY, 30, R_NONE)}},
 		{.name = "progress on offline stop", .row = STOP_OFFLINE, .event = PROGRESS(30),
 			.changed = true, .next = ROW(OTA_REPLY, 30, R_NONE, 0, true),
@@ -434,6 +434,7 @@ static void check_on_active_rows(const char *what, struct ota_event event,
 		c.next = c.row;
 		c.next.status = status;
 		c.next.reason = reason;
+		c.next.announced = true;
 		c.emits[0] = (struct ota_emit)EMIT(status, -1, emit_reason);
 		check_case(&c);
 	}
@@ -535,6 +536,8 @@ static void check_stop_event(enum ota_event_kind kind, int reason)
 		c.next = c.row;
 		c.next.status = OTA_STOP;
 		c.next.reason = reason;
+		/* Any event marks the row announced, so no 0 follows later. */
+		c.next.announced = true;
 		c.emits[0] = (struct ota_emit)EMIT(OTA_STOP, -1, reason);
 		check_case(&c);
 	}
