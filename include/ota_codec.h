@@ -87,6 +87,10 @@ bool ota_serial_valid(const char *s);
 struct cJSON;
 int ota_json_depth(const struct cJSON *item);
 
+/* Parses `len` bytes as exactly one JSON value with only white space
+ * after it. Returns NULL on failure. */
+struct cJSON *ota_json_parse_payload(const void *payload, size_t len);
+
 /* Parses `text` as exactly one JSON value; trailing text fails. Returns
  * NULL on failure. */
 struct cJSON *ota_json_parse_exact(const char *text);

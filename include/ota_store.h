@@ -103,6 +103,10 @@ int ota_store_row_get(struct ota_store *store, int64_t task_id,
 	const char *serial, struct ota_device_row *out);
 /* Inserts the row or replaces the one with the same (task, serial). */
 int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row);
+/* Updates an existing row; cheaper than ota_store_row_put. */
+int ota_store_row_update(struct ota_store *store, const struct ota_device_row *row);
+/* Updates only the progress and updated_at of an existing row. */
+int ota_store_row_update_progress(struct ota_store *store, const struct ota_device_row *row);
 
 /* Per-status row counts of one task. */
 struct ota_task_counts {

@@ -44,18 +44,51 @@ static void reason_text(const struct ota_task *task, int reason,
 	snprintf(out, size, "%s", fixed ? fixed : "");
 }
 
-/* Returns when the row must be looked at again without any message: its
- * timeout while SEND or REPLY, its retry while FAILED; 0 for never. */
-static int64_t next_deadline(const struct ota_task *task, const struct ota_row *row,
-	int64_t now)
+static bool in_flight(const struct ota_row *row)
 {
-	if((row->status == OTA_SEND || row->status == OTA_REPLY) && task->timeout_s > 0){
+	return row->status == OTA_SEND || row->status == OTA_REPLY;
+}
+
+/*
+ * Returns when the row must be looked at again without any message: its
+ * timeout while SEND or REPLY, its retry while FAILED; 0 for never.
+ *
+ * A row that stays in flight keeps its earlier deadline, so that a
+ * progress report does not rewrite the deadline index. That deadline is
+ * only a time to look again: the tick checks updated_at + timeout and
+ * moves the deadline when a reply came in since.
+ */
+static int64_t next_deadline(const struct ota_task *task, const struct ota_device_row *before,
+	const struct ota_row *row, int64_t now)
+{
+	if(in_flight(row) && task->timeout_s > 0){
+		if(in_flight(&before->row) && before->due_at){
+			return before->due_at;
+		}
 		return now + (int64_t)task->timeout_s * 1000;
 	}
 	if(ota_state_retry_pending(row, task->max_retries)){
 		return now + (int64_t)task->retry_delay_s * 1000;
 	}
 	return 0;
+}
+
+/* Writes the row with the cheapest statement that covers what changed. */
+static int write_row(struct ota_tracker *t, const struct ota_device_row *before,
+	const struct ota_device_row *row)
+{
+	const struct ota_row *a = &before->row;
+	const struct ota_row *b = &row->row;
+
+	if(a->status == OTA_NONE){
+		return ota_store_row_put(t->store, row);
+	}
+	if(a->status == b->status && a->reason == b->reason && a->attempts == b->attempts
+			&& a->announced == b->announced && before->due_at == row->due_at
+			&& strcmp(before->message, row->message) == 0){
+		return ota_store_row_update_progress(t->store, row);
+	}
+	return ota_store_row_update(t->store, row);
 }
 
 static int queue_status(struct ota_tracker *t, const struct ota_task *task,
@@ -100,7 +133,7 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 
 	row->row = out.next;
 	row->updated_at = now;
-	row->due_at = next_deadline(task, &row->row, now);
+	row->due_at = next_deadline(task, &before, &row->row, now);
 	if(row->due_at && row->due_at < t->next_due_ms){
 		t->next_due_ms = row->due_at;
 	}
@@ -108,7 +141,7 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 	if(row->row.status == OTA_STOP && row->row.reason == OTA_REASON_OFFLINE){
 		snprintf(row->message, sizeof(row->message), "device offline");
 	}
-	if(ota_store_row_put(t->store, row)){
+	if(write_row(t, &before, row)){
 		return OTA_STORE_ERROR;
 	}
 	ota__registry_count(&t->registry, entry, &before, row);

@@ -215,7 +215,7 @@ static enum ota_decline parse_object(const void *payload, size_t len,
 		return reject(detail, size, OTA_DECLINE_BAD_UTF8,
 			"payload of %zu bytes: not valid UTF-8", len);
 	}
-	root = cJSON_ParseWithLength(payload, len);
+	root = ota_json_parse_payload(payload, len);
 	if(!root){
 		return reject(detail, size, OTA_DECLINE_BAD_JSON,
 			"payload of %zu bytes: not valid JSON", len);
@@ -388,6 +388,24 @@ done:
 /* ===================================================================== */
 /* Formatting                                                            */
 /* ===================================================================== */
+
+cJSON *ota_json_parse_payload(const void *payload, size_t len)
+{
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(payload, len, &end, false);
+	const char *limit = (const char *)payload + len;
+
+	/* cJSON stops after the first value; anything but white space after
+	 * it makes the payload invalid, not a shorter message. */
+	while(root && end < limit){
+		if(*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n'){
+			cJSON_Delete(root);
+			return NULL;
+		}
+		end++;
+	}
+	return root;
+}
 
 cJSON *ota_json_parse_exact(const char *text)
 {

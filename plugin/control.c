@@ -132,7 +132,7 @@ static cJSON *parse_commands(struct ota_tracker *t, const void *payload, size_t 
 		snprintf(message, size, "payload: not valid UTF-8");
 		return NULL;
 	}
-	root = cJSON_ParseWithLength(payload, len);
+	root = ota_json_parse_payload(payload, len);
 	if(root && ota_json_depth(root) > OTA_JSON_DEPTH_MAX){
 		cJSON_Delete(root);
 		snprintf(message, size, "payload: nested deeper than %d levels", OTA_JSON_DEPTH_MAX);

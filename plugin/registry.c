@@ -95,6 +95,8 @@ void ota__registry_attend(struct ota_registry *r, struct ota_task_entry *e)
 /* Copies the task's settings into its entry. */
 static void fill_entry(struct ota_task_entry *e, const struct ota_task *task)
 {
+	e->task = *task;
+	e->task.extra = NULL; /* pushes read it from the store */
 	e->id = task->id;
 	e->state = task->state;
 	e->leading_slash = task->leading_slash;
@@ -106,8 +108,27 @@ static void fill_entry(struct ota_task_entry *e, const struct ota_task *task)
 	e->end_at = task->end_at;
 }
 
+bool ota__registry_task(struct ota_tracker *t, int64_t id, struct ota_task *out)
+{
+	struct ota_task_entry *e = ota__registry_find(&t->registry, id);
+
+	if(!e || e->deleted || !e->counts_valid){
+		return false;
+	}
+	*out = e->task;
+	out->state = e->state;
+	return true;
+}
+
 int ota__registry_load_counts(struct ota_tracker *t, struct ota_task_entry *e)
 {
+	struct ota_task task;
+
+	/* Settings may have been rolled back with the counts: read both. */
+	if(ota_store_task_get(t->store, e->id, &task) == OTA_STORE_OK){
+		fill_entry(e, &task);
+		ota_task_clear(&task);
+	}
 	if(ota_store_task_counts(t->store, e->id, &e->counts)){
 		e->counts_valid = false;
 		return OTA_STORE_ERROR;

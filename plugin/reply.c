@@ -44,7 +44,8 @@ static int load(struct ota_tracker *t, const struct ota_client *client,
 	struct ota_task *task, struct ota_device_row *row)
 {
 	char detail[OTA_DETAIL_MAX];
-	int rc = ota_store_task_get(t->store, task_id, task);
+	int rc = ota__registry_task(t, task_id, task) ? OTA_STORE_OK
+		: ota_store_task_get(t->store, task_id, task);
 
 	if(rc == OTA_STORE_NOT_FOUND){
 		snprintf(detail, sizeof(detail), "taskId %" PRId64 ": no such task", task_id);
@@ -91,7 +92,8 @@ static int transition(struct ota_tracker *t, const struct ota_client *client,
 	event.kind = event_for_status(reply->status);
 	event.progress = reply->progress;
 	event.max_retries = task->max_retries;
-	event.version_matches = !reply->has_version
+	/* Only a success is checked against the target version. */
+	event.version_matches = reply->status != OTA_SUCCESS || !reply->has_version
 		|| ota_version_equal(task->version, reply->version);
 	context.device_message = reply->has_message ? reply->message : NULL;
 	context.reported_version = reply->has_version ? reply->version : NULL;

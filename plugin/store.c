@@ -24,6 +24,8 @@ enum stmt_id {
 	ST_TASK_MAX_ID,
 	ST_ROW_GET,
 	ST_ROW_PUT,
+	ST_ROW_UPDATE,
+	ST_ROW_UPDATE_PROGRESS,
 	ST_ROWS_DUE,
 	ST_NEXT_DUE,
 	ST_ROWS_PAGE_ANY,
@@ -83,6 +85,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" message = excluded.message, attempts = excluded.attempts,"
 		" announced = excluded.announced, due_at = excluded.due_at,"
 		" updated_at = excluded.updated_at",
+	[ST_ROW_UPDATE] =
+		"UPDATE task_device SET status = ?3, progress = ?4, reason = ?5,"
+		" message = ?6, attempts = ?7, announced = ?8, due_at = ?9,"
+		" updated_at = ?10 WHERE task_id = ?1 AND serial = ?2",
+	/* Names only the columns a progress report changes, because SQLite
+	 * rewrites every index on a column named in SET. */
+	[ST_ROW_UPDATE_PROGRESS] =
+		"UPDATE task_device SET progress = ?2, updated_at = ?3"
+		" WHERE task_id = ?1 AND serial = ?4",
 	[ST_ROWS_DUE] =
 		"SELECT task_id, serial, status, progress, reason, message,"
 		" attempts, announced, due_at, updated_at FROM task_device"
@@ -322,7 +333,10 @@ static int configure(struct ota_store *store, const struct ota_store_options *op
 			&& exec(store, "PRAGMA locking_mode=EXCLUSIVE", "setting locking mode")){
 		return OTA_STORE_ERROR;
 	}
-	if(exec(store, "PRAGMA journal_mode=WAL", "enabling WAL")
+	/* Small pages make each commit's WAL frames small; the setting takes
+	 * effect only when the database is created. */
+	if(exec(store, "PRAGMA page_size=1024", "setting the page size")
+			|| exec(store, "PRAGMA journal_mode=WAL", "enabling WAL")
 			|| exec(store, sync, "setting synchronous")
 			|| exec(store, "PRAGMA foreign_keys=ON", "enabling foreign keys")){
 		return OTA_STORE_ERROR;
@@ -548,9 +562,10 @@ int ota_store_row_get(struct ota_store *store, int64_t task_id,
 	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "reading a device row");
 }
 
-int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row)
+static int write_row(struct ota_store *store, enum stmt_id id,
+	const struct ota_device_row *row)
 {
-	sqlite3_stmt *stmt = store->stmt[ST_ROW_PUT];
+	sqlite3_stmt *stmt = store->stmt[id];
 
 	sqlite3_bind_int64(stmt, 1, row->task_id);
 	sqlite3_bind_text(stmt, 2, row->serial, -1, SQLITE_STATIC);
@@ -562,7 +577,28 @@ int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row)
 	sqlite3_bind_int(stmt, 8, row->row.announced);
 	bind_int64_or_null(stmt, 9, row->due_at);
 	sqlite3_bind_int64(stmt, 10, row->updated_at);
-	return step_done(store, ST_ROW_PUT, "writing a device row");
+	return step_done(store, id, "writing a device row");
+}
+
+int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row)
+{
+	return write_row(store, ST_ROW_PUT, row);
+}
+
+int ota_store_row_update(struct ota_store *store, const struct ota_device_row *row)
+{
+	return write_row(store, ST_ROW_UPDATE, row);
+}
+
+int ota_store_row_update_progress(struct ota_store *store, const struct ota_device_row *row)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_ROW_UPDATE_PROGRESS];
+
+	sqlite3_bind_int64(stmt, 1, row->task_id);
+	sqlite3_bind_int(stmt, 2, row->row.progress);
+	sqlite3_bind_int64(stmt, 3, row->updated_at);
+	sqlite3_bind_text(stmt, 4, row->serial, -1, SQLITE_STATIC);
+	return step_done(store, ST_ROW_UPDATE_PROGRESS, "writing a device row");
 }
 
 int ota_store_rows_due(struct ota_store *store, int64_t now_ms, int limit,

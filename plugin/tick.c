@@ -72,7 +72,12 @@ static void on_due(const struct ota_device_row *due, void *arg)
 		ctx->failures++;
 		return;
 	}
-	if(row.row.status == OTA_SEND || row.row.status == OTA_REPLY){
+	if((row.row.status == OTA_SEND || row.row.status == OTA_REPLY) && task.timeout_s > 0
+			&& row.updated_at + (int64_t)task.timeout_s * 1000 > ctx->now){
+		/* A reply came in since the deadline was set: look again later. */
+		row.due_at = row.updated_at + (int64_t)task.timeout_s * 1000;
+		rc = ota__row_store(t, &task, &before, &row);
+	}else if(row.row.status == OTA_SEND || row.row.status == OTA_REPLY){
 		rc = time_out(t, &task, &row);
 	}else if(ota_state_retry_pending(&row.row, task.max_retries)){
 		rc = retry(t, &task, &row, ctx->now);

@@ -64,6 +64,7 @@ struct ota_online {
 /* A task the tracker has touched in this run; see registry.c. */
 struct ota_task_entry {
 	int64_t id;            /* 0: empty slot */
+	struct ota_task task;  /* settings as stored, without `extra` */
 	int state;             /* enum ota_task_state */
 	bool leading_slash;
 	bool from_api;
@@ -193,6 +194,9 @@ struct ota_task_entry *ota__registry_find(struct ota_registry *r, int64_t id);
  * pointer is valid until the next entry is created. */
 struct ota_task_entry *ota__registry_get(struct ota_tracker *t, const struct ota_task *task);
 struct ota_task_entry *ota__registry_get_id(struct ota_tracker *t, int64_t id);
+/* Reads the task's settings from its entry (state as now, no `extra`).
+ * Returns false when the task has no valid entry. */
+bool ota__registry_task(struct ota_tracker *t, int64_t id, struct ota_task *out);
 int ota__registry_load_counts(struct ota_tracker *t, struct ota_task_entry *e);
 void ota__registry_attend(struct ota_registry *r, struct ota_task_entry *e);
 /* Moves a row from the counter of `before` to that of `after`. */
