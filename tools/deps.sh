@@ -8,7 +8,8 @@ packages=(
 	build-essential cmake pkg-config
 	mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
 	libcjson-dev libsqlite3-dev libcmocka-dev
-	sqlite3 jq valgrind clang
+	sqlite3 jq valgrind openssl
+	clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,62 +1,43 @@
 #!/usr/bin/env bash
-# mosquitto.conf.example must load as shipped once the port, the plugin
-# path and the database path are set, and again with every documented
-# option uncommented at its shown value.
+# mosquitto.conf.example must load as shipped once its ports and file paths
+# are set, with the password file, ACL and TLS certificate it names, and
+# again with every documented option uncommented at its shown value. The
+# security tests check what the example's accounts may do.
 set -euo pipefail
 # shellcheck source=test/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=test/e2e/security_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/security_lib.sh"
 
 e2e_init
-example="$E2E_ROOT/mosquitto.conf.example"
-[[ -f "$example" ]] || e2e_die "missing $example"
+sec_require openssl openssl
+sec_require mosquitto_passwd mosquitto
+[[ -f "$SEC_EXAMPLE" ]] || e2e_die "missing $SEC_EXAMPLE"
 
-# Replaces the whole line that matches PATTERN with REPLACEMENT and checks
-# that exactly one line matched, so a changed example fails loudly:
-# substitute_line FILE PATTERN REPLACEMENT
-substitute_line() {
-	local file=$1 pattern=$2 replacement=$3 count
-
-	count=$(grep -c -E -- "$pattern" "$file" || true)
-	e2e_assert_eq "lines in the example matching /$pattern/" 1 "$count"
-	PATTERN=$pattern REPLACEMENT=$replacement awk \
-		'$0 ~ ENVIRON["PATTERN"] { print ENVIRON["REPLACEMENT"]; next } { print }' \
-		"$file" >"$file.new"
-	mv "$file.new" "$file"
+# Uncomments every option line of the configuration FILE.
+uncomment_options() {
+	sed -i 's/^#\(plugin_opt_[a-z_]* \)/\1/' "$1"
+	e2e_assert_eq "options uncommented" yes \
+		"$(grep -q '^plugin_opt_max_tasks ' "$1" && echo yes || echo no)"
 }
 
-# Starts the broker on CONF and checks it accepts a connection and logs
-# that the plugin loaded: check_loads NAME CONF PORT
+# Starts the broker on the example, which waits for an account to log in,
+# checks that an anonymous client cannot and that the plugin loaded, then
+# stops it: check_loads NAME [EDIT]
 check_loads() {
-	local name=$1 conf=$2 port=$3 rc=0
+	local name=$1 rc=0
 
-	e2e_launch_broker "$conf" "$E2E_DIR/broker-$name.log"
-	e2e_wait_ready "$port" || rc=$?
-	e2e_assert_eq "$name: broker accepts a connection (0 ready, 1 exited, 2 timed out)" 0 "$rc"
+	sec_start_example "$@"
+	timeout "$E2E_TIMEOUT" mosquitto_pub -h 127.0.0.1 -p "$E2E_PORT" -q 1 \
+		-i "e2e-anonymous-$$" -t e2e/anonymous -m x 2>/dev/null || rc=$?
+	e2e_assert_eq "$name: anonymous client refused" refused \
+		"$( ((rc != 0)) && echo refused || echo accepted)"
 	e2e_assert_log_has "$name: plugin loaded" "$E2E_LOG_OFFSET" \
-		"ota: tracking OTA upgrades in $E2E_DIR/db-$name/ota.db"
+		"ota: tracking OTA upgrades in $E2E_DIR/$name/db/ota.db"
 	e2e_stop_broker
 	e2e_assert_eq "$name: broker exit code after SIGTERM" 0 "$E2E_BROKER_RC"
 }
 
-# Writes a copy of the example for run NAME and sets port, plugin and db.
-make_config() {
-	local name=$1 port=$2 conf="$E2E_DIR/$1.conf" db_dir
-
-	db_dir=$(e2e_make_db_dir "db-$name")
-	cp "$example" "$conf"
-	substitute_line "$conf" '^listener 1883 127\.0\.0\.1$' "listener $port 127.0.0.1"
-	substitute_line "$conf" '^plugin ' "plugin $OTA_PLUGIN"
-	substitute_line "$conf" '^plugin_opt_db_path ' "plugin_opt_db_path $db_dir/ota.db"
-}
-
-port=$(e2e_pick_port)
-make_config as-shipped "$port"
-check_loads as-shipped "$E2E_DIR/as-shipped.conf" "$port"
-
-port=$(e2e_pick_port)
-make_config all-options "$port"
-sed -i 's/^#\(plugin_opt_[a-z_]* \)/\1/' "$E2E_DIR/all-options.conf"
-e2e_assert_eq "options uncommented" yes \
-	"$(grep -q '^plugin_opt_max_tasks ' "$E2E_DIR/all-options.conf" && echo yes || echo no)"
-check_loads all-options "$E2E_DIR/all-options.conf" "$port"
+check_loads as-shipped
+check_loads all-options uncomment_options
 e2e_finish

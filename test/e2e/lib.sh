@@ -10,6 +10,8 @@
 #   OTA_PLUGIN    the plugin (default: build/mosquitto_ota.so in the repository)
 #   OTA_FIXTURES  the fixtures folder (default: test/fixtures in the repository)
 #   MOSQUITTO     the broker binary (default: mosquitto from PATH or /usr/sbin)
+#   OTA_PRELOAD   the AddressSanitizer runtime to preload into the broker
+#                 (default: the libasan the plugin links, if any)
 #   E2E_KEEP=1    keep the temporary folder and print where it is
 
 # The E2E_ variables set here are read by the scripts that source this file.
@@ -39,6 +41,12 @@ E2E_LOG_OFFSET=0
 declare -A E2E_COLLECTOR_PID=()
 declare -A E2E_COLLECTOR_MARK=()
 E2E_MARKERS=0
+# Words put before the broker's command, such as a valgrind command line.
+# A script sets it after sourcing this file. When it stays empty and the
+# plugin is built with AddressSanitizer, e2e_launch_broker preloads the
+# ASan runtime instead (see e2e_broker_prefix).
+E2E_BROKER_PREFIX=()
+E2E_ASAN_RUNTIME=
 
 # ======================================================================
 # Reporting
@@ -140,6 +148,9 @@ e2e_init() {
 	[[ -d "$OTA_FIXTURES" ]] || e2e_die "fixtures folder not found at $OTA_FIXTURES;" \
 		"set OTA_FIXTURES"
 
+	E2E_ASAN_RUNTIME=${OTA_PRELOAD:-$(ldd "$OTA_PLUGIN" 2>/dev/null \
+		| awk '$1 ~ /^libasan\.so/ { print $3; exit }')}
+
 	E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mosquitto-ota-e2e.XXXXXX")
 	# The broker drops to its own user when started as root, and that user
 	# must reach the database folder inside.
@@ -223,6 +234,9 @@ e2e_cleanup() {
 	for pid in "${E2E_PIDS[@]}"; do
 		e2e_stop_pid "$pid"
 	done
+	if ((rc != E2E_SKIP)) && ! e2e_check_sanitizer_logs; then
+		rc=1
+	fi
 	if ((rc != 0 && rc != E2E_SKIP)) && [[ -n "$E2E_LOG" && -f "$E2E_LOG" ]]; then
 		e2e_say "--- last lines of the broker log $E2E_LOG ---"
 		tail -n 40 "$E2E_LOG" >&2
@@ -278,15 +292,52 @@ e2e_write_config() {
 	} >"$file"
 }
 
+# Prints, one word a line, the command prefix for the broker: the
+# script's E2E_BROKER_PREFIX, else the ASan runtime preload when the plugin
+# is sanitized, else nothing. The broker is not built with ASan, and ASan
+# must be the first library of the process, so the runtime is preloaded.
+# LeakSanitizer stays off in the broker; security_valgrind.sh checks the
+# plugin for leaks instead.
+e2e_broker_prefix() {
+	if ((${#E2E_BROKER_PREFIX[@]} > 0)); then
+		printf '%s\n' "${E2E_BROKER_PREFIX[@]}"
+	elif [[ -n "$E2E_ASAN_RUNTIME" ]]; then
+		printf '%s\n' env "LD_PRELOAD=$E2E_ASAN_RUNTIME" \
+			"ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1" \
+			"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+	fi
+}
+
+# Fails when a broker log of this script contains a sanitizer report. A
+# report ends the broker, but one written while it stops would otherwise
+# pass unseen.
+e2e_check_sanitizer_logs() {
+	local log found=0
+
+	[[ -n "$E2E_ASAN_RUNTIME" && -n "$E2E_DIR" && -d "$E2E_DIR" ]] || return 0
+	for log in "$E2E_DIR"/*.log; do
+		[[ -f "$log" ]] || continue
+		if grep -a -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|\.c:[0-9]+:[0-9]+: runtime error: ' \
+				"$log"; then
+			e2e_say "FAIL: sanitizer report in $log:"
+			grep -a -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ' "$log" \
+				| head -n 60 >&2
+			found=1
+		fi
+	done
+	return "$found"
+}
+
 # Starts `mosquitto -c CONF` in the background, its log appended to LOG.
 # Sets E2E_BROKER_PID and E2E_LOG_OFFSET (where this run's log begins).
 e2e_launch_broker() {
-	local conf=$1 log=$2
+	local conf=$1 log=$2 prefix=()
 
 	E2E_LOG=$log
 	touch "$log"
 	E2E_LOG_OFFSET=$(stat -c %s "$log")
-	"$MOSQUITTO" -c "$conf" 2>>"$log" &
+	mapfile -t prefix < <(e2e_broker_prefix)
+	"${prefix[@]}" "$MOSQUITTO" -c "$conf" 2>>"$log" &
 	E2E_BROKER_PID=$!
 	E2E_PIDS+=("$E2E_BROKER_PID")
 }
@@ -301,11 +352,15 @@ e2e_log_since_launch() {
 	tail -c +$((E2E_LOG_OFFSET + 1)) "$E2E_LOG"
 }
 
-# Waits until the broker launched last accepts MQTT connections on PORT.
-# Returns 1 when it exits first, 2 when it timed out.
+# Waits until the broker launched last accepts MQTT connections on PORT,
+# connecting with the mosquitto_pub options given after it, such as a
+# username and password. Returns 1 when it exits first, 2 when it timed
+# out: e2e_wait_ready PORT [mosquitto_pub option...]
 e2e_wait_ready() {
 	local port=$1
 	local tries=$((E2E_TIMEOUT * 10))
+
+	shift
 
 	for _ in $(seq 1 "$tries"); do
 		if ! e2e_is_child "$E2E_BROKER_PID"; then
@@ -316,7 +371,7 @@ e2e_wait_ready() {
 		# this one.
 		if e2e_log_since_launch | grep -a -q "mosquitto version .* running" \
 				&& timeout 2 mosquitto_pub -h 127.0.0.1 -p "$port" -q 0 \
-					-i "e2e-ready-$$" -t e2e/ready -n 2>/dev/null; then
+					-i "e2e-ready-$$" -t e2e/ready -n "$@" 2>/dev/null; then
 			return 0
 		fi
 		sleep 0.1
