@@ -179,6 +179,20 @@ e2e_assert_eq "backend: only the device's own replies" \
 e2e_assert_eq "dashboard may not read replies or set messages" "" \
 	"$(messages_of peek '/[^ ]*/http/upgrade/(reply|set)')"
 
+# With plugin_opt_watch_subscribe, a device that only connected and
+# subscribed to its `set` topic counts as online: a new task pushes to it
+# at once instead of stopping it as offline.
+subscribe_as quiet "$SEC_OTHER_DEVICE" "/$SEC_OTHER_DEVICE/http/upgrade/set"
+create='{"commands":[{"command":"createTask","taskId":40,"version":"3.0","url":"/fw/3.0.bin","devices":["'"$SEC_OTHER_DEVICE"'"]}]}'
+mapfile -t login < <(sec_login "$SEC_ADMIN")
+response=$(sec_request "$create" -i "e2e-rr-create-$$" "${login[@]}" || true)
+e2e_assert_eq "createTask for a device that only subscribed" 1 \
+	"$(jq -r '.responses[0].data.accepted' <<<"$response" 2>/dev/null)"
+wait_messages quiet 1 "/$SEC_OTHER_DEVICE/http/upgrade/set"
+e2e_assert_eq "push to the device that only subscribed" \
+	"/$SEC_OTHER_DEVICE/http/upgrade/set {\"taskId\":40,\"url\":\"/fw/3.0.bin\",\"version\":\"3.0\",\"status\":1}" \
+	"$(messages_of quiet "/$SEC_OTHER_DEVICE/http/upgrade/set")"
+
 # A dashboard that connects later gets the retained summary.
 mapfile -t login < <(sec_login "$SEC_DASHBOARD")
 summary=$(timeout "$E2E_TIMEOUT" mosquitto_sub -h 127.0.0.1 -p "$E2E_PORT" -i "e2e-late-$$" \
