@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -243,6 +244,7 @@ static void log_open_failure(const struct ota_config *config, const char *cause)
 {
 	char dir[1024];
 	char *slash;
+	struct stat st;
 
 	snprintf(dir, sizeof(dir), "%s", config->db_path);
 	slash = strrchr(dir, '/');
@@ -253,10 +255,14 @@ static void log_open_failure(const struct ota_config *config, const char *cause)
 	}else{
 		snprintf(dir, sizeof(dir), ".");
 	}
-	if(access(dir, W_OK) != 0){
+	if(stat(dir, &st) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "ota: cannot open database %s; folder %s"
-			" is missing or not writable by uid %d: create it and give it to the user"
-			" the broker runs as (mosquitto when started as root), or set"
+			" does not exist: create it, give it to the user the broker runs as"
+			" (mosquitto when started as root), or set plugin_opt_db_path", cause, dir);
+	}else if(access(dir, W_OK | X_OK) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "ota: cannot open database %s; folder %s"
+			" is not writable by uid %d, the user the broker runs as (mosquitto when"
+			" started as root): give the folder to that user, or set"
 			" plugin_opt_db_path", cause, dir, (int)geteuid());
 	}else{
 		mosquitto_log_printf(MOSQ_LOG_ERR, "ota: cannot open database %s", cause);

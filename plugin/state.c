@@ -120,6 +120,7 @@ static void on_at_target(const struct ota_row *row, struct ota_outcome *out)
 	}
 	announce(out);
 	move(out, OTA_SUCCESS, OTA_REASON_AT_TARGET);
+	out->next.progress = 100;
 	emit(out, OTA_SUCCESS, -1, OTA_REASON_AT_TARGET);
 }
 
@@ -165,6 +166,9 @@ static void on_success(const struct ota_row *row, const struct ota_event *ev,
 	}
 	if(ev->version_matches){
 		move(out, OTA_SUCCESS, OTA_REASON_NONE);
+		/* A success means the whole image is in place, whatever the last
+		 * progress report said. */
+		out->next.progress = 100;
 		emit(out, OTA_SUCCESS, -1, OTA_REASON_NONE);
 	}else{
 		move(out, OTA_FAILED, OTA_REASON_VERSION_MISMATCH);

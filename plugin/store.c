@@ -367,9 +367,10 @@ struct ota_store *ota_store_open(const struct ota_store_options *options,
 		return NULL;
 	}
 	if(sqlite3_open_v2(options->path, &store->db, flags, NULL) != SQLITE_OK){
-		snprintf(store->error, sizeof(store->error), "%s: %s (opening: %s)",
-			options->path, sqlite3_errmsg(store->db),
-			strerror(sqlite3_system_errno(store->db)));
+		/* The OS error is left out: SQLite retries read-only after a failed
+		 * read-write open, so it often names the retry's error. */
+		snprintf(store->error, sizeof(store->error), "%s: %s (opening)",
+			options->path, sqlite3_errmsg(store->db));
 		goto fail;
 	}
 	if(configure(store, options) || migrate(store) || prepare_all(store)){

@@ -45,7 +45,7 @@
 #define FAILED_TIMED_OUT ROW(OTA_FAILED, 40, OTA_REASON_TIMED_OUT, 1, true)
 #define FAILED_MISMATCH ROW(OTA_FAILED, 100, OTA_REASON_VERSION_MISMATCH, 1, true)
 #define SUCCESS_ROW ROW(OTA_SUCCESS, 100, R_NONE, 1, true)
-#define SUCCESS_AT_TARGET ROW(OTA_SUCCESS, 0, OTA_REASON_AT_TARGET, 0, true)
+#define SUCCESS_AT_TARGET ROW(OTA_SUCCESS, 100, OTA_REASON_AT_TARGET, 0, true)
 #define STOP_CANCELLED ROW(OTA_STOP, 50, OTA_REASON_CANCELLED, 1, true)
 #define STOP_ABORTED ROW(OTA_STOP, 0, OTA_REASON_ABORTED, 0, true)
 #define STOP_EXPIRED ROW(OTA_STOP, 0, OTA_REASON_EXPIRED, 0, true)
@@ -215,7 +215,7 @@ static void state_at_target_on_await(void **state)
 {
 	static const struct state_case cases[] = {
 		{.name = "at target on await", .row = AWAIT_NEW, .event = EV(OTA_EV_AT_TARGET),
-			.changed = true, .next = ROW(OTA_SUCCESS, 0, OTA_REASON_AT_TARGET, 0, true),
+			.changed = true, .next = ROW(OTA_SUCCESS, 100, OTA_REASON_AT_TARGET, 0, true),
 			.emit_count = 2,
 			.emits = {EMIT(OTA_AWAIT, -1, R_NONE),
 				EMIT(OTA_SUCCESS, -1, OTA_REASON_AT_TARGET)}},
@@ -435,6 +435,9 @@ static void check_on_active_rows(const char *what, struct ota_event event,
 		c.next.status = status;
 		c.next.reason = reason;
 		c.next.announced = true;
+		if(status == OTA_SUCCESS){
+			c.next.progress = 100; /* a success completes the image */
+		}
 		c.emits[0] = (struct ota_emit)EMIT(status, -1, emit_reason);
 		check_case(&c);
 	}
@@ -468,12 +471,12 @@ static void state_success_after_timeout(void **state)
 {
 	static const struct state_case cases[] = {
 		{.name = "success after timeout", .row = FAILED_TIMED_OUT, .event = SUCCESS_MATCH,
-			.changed = true, .next = ROW(OTA_SUCCESS, 40, R_NONE, 1, true),
+			.changed = true, .next = ROW(OTA_SUCCESS, 100, R_NONE, 1, true),
 			.emit_count = 1, .emits = {EMIT(OTA_SUCCESS, -1, R_NONE)}},
 		{.name = "success after timeout, retry pending", .row = FAILED_TIMED_OUT,
 			.event = {.kind = OTA_EV_REPLY_SUCCESS, .progress = -1,
 				.version_matches = true, .max_retries = 2},
-			.changed = true, .next = ROW(OTA_SUCCESS, 40, R_NONE, 1, true),
+			.changed = true, .next = ROW(OTA_SUCCESS, 100, R_NONE, 1, true),
 			.emit_count = 1, .emits = {EMIT(OTA_SUCCESS, -1, R_NONE)}},
 		{.name = "other version after timeout", .row = FAILED_TIMED_OUT,
 			.event = SUCCESS_OTHER, .decline = OTA_DECLINE_ILLEGAL},
