@@ -48,6 +48,7 @@ enum stmt_id {
 	ST_TASKS_ENDED_BEFORE,
 	ST_TASK_DELETE,
 	ST_HISTORY_DELETE_TASK,
+	ST_HISTORY_MAX_ID,
 	ST_COUNT
 };
 
@@ -138,7 +139,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" WHERE serial = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
 	[ST_HISTORY_ADD] =
 		"INSERT INTO history (task_id, serial, status, progress, message,"
-		" at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		" at, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_DEVICE_SET_VERSION] =
 		"INSERT INTO device (serial, installed_version, updated_at)"
 		" VALUES (?1, ?2, ?3) ON CONFLICT(serial) DO UPDATE SET"
@@ -164,7 +165,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT id FROM task WHERE state IN ('finished', 'cancelled', 'aborted',"
 		" 'expired') AND updated_at < ?1 ORDER BY updated_at LIMIT ?2",
 	[ST_TASK_DELETE] = "DELETE FROM task WHERE id = ?1",
-	[ST_HISTORY_DELETE_TASK] = "DELETE FROM history WHERE task_id = ?1",
+	[ST_HISTORY_DELETE_TASK] =
+		"DELETE FROM history WHERE task_id = ?1 AND serial IN"
+		" (SELECT serial FROM task_device WHERE task_id = ?1)",
+	[ST_HISTORY_MAX_ID] = "SELECT max(id) FROM history",
 };
 
 struct ota_store {
@@ -172,6 +176,7 @@ struct ota_store {
 	sqlite3_stmt *stmt[ST_COUNT];
 	char *path;
 	char error[512];
+	int64_t next_history_id; /* ids increase across all devices */
 };
 
 static const char *const task_state_names[] = {
@@ -355,6 +360,18 @@ static int prepare_all(struct ota_store *store)
 	return OTA_STORE_OK;
 }
 
+static int read_next_history_id(struct ota_store *store)
+{
+	sqlite3_stmt *stmt = store->stmt[ST_HISTORY_MAX_ID];
+	int rc = sqlite3_step(stmt);
+
+	if(rc == SQLITE_ROW){
+		store->next_history_id = sqlite3_column_int64(stmt, 0) + 1;
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? OTA_STORE_OK : fail(store, "reading history ids");
+}
+
 struct ota_store *ota_store_open(const struct ota_store_options *options,
 	char *err, size_t err_size)
 {
@@ -373,7 +390,8 @@ struct ota_store *ota_store_open(const struct ota_store_options *options,
 			options->path, sqlite3_errmsg(store->db));
 		goto fail;
 	}
-	if(configure(store, options) || migrate(store) || prepare_all(store)){
+	if(configure(store, options) || migrate(store) || prepare_all(store)
+			|| read_next_history_id(store)){
 		goto fail;
 	}
 	return store;
@@ -870,6 +888,7 @@ int ota_store_history_add(struct ota_store *store, int64_t task_id,
 	}
 	bind_text_or_null(stmt, 5, message);
 	sqlite3_bind_int64(stmt, 6, at_ms);
+	sqlite3_bind_int64(stmt, 7, store->next_history_id++);
 	return step_done(store, ST_HISTORY_ADD, "adding history");
 }
 
