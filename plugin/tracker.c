@@ -81,6 +81,7 @@ void ota_tracker_free(struct ota_tracker *t)
 	ota__online_free(&t->online);
 	ota__registry_free(&t->registry);
 	ota__wake_free(&t->wake);
+	free(t->start_ids);
 	ota_config_free(&t->config);
 	free(t);
 }
@@ -354,19 +355,31 @@ void ota_tracker_client_gone(struct ota_tracker *t, const struct ota_client *cli
 	}
 }
 
-/* Loads every task into the registry, so that each gets its summary
+/* Tasks loaded into the registry per tick after a start. Loading a task
+ * counts its rows, so a database of many large tasks is loaded over
+ * several ticks rather than in one long stall of the event loop. */
+#define START_TASKS_PER_TICK 8
+
+/* Loads the next tasks into the registry, so that each gets its summary
  * published again and unfinished work resumes after a restart. */
 static void start(struct ota_tracker *t)
 {
-	int64_t *ids = NULL;
-	int count = ota_store_task_ids(t->store, &ids);
+	if(!t->start_ids){
+		int count = ota_store_task_ids(t->store, &t->start_ids);
 
-	if(count < 0){
-		ota__log(t, OTA_LOG_ERR, "ota: database error: %s", ota_store_error(t->store));
-		return;
+		if(count < 0){
+			ota__log(t, OTA_LOG_ERR, "ota: database error: %s", ota_store_error(t->store));
+			return;
+		}
+		t->start_count = (size_t)count;
+		t->start_next = 0;
+		if(!t->start_ids){
+			t->started = true;
+			return;
+		}
 	}
-	for(int i = 0; i < count; i++){
-		struct ota_task_entry *e = ota__registry_get_id(t, ids[i]);
+	for(int n = 0; n < START_TASKS_PER_TICK && t->start_next < t->start_count; n++){
+		struct ota_task_entry *e = ota__registry_get_id(t, t->start_ids[t->start_next++]);
 
 		if(!e){
 			continue;
@@ -381,8 +394,11 @@ static void start(struct ota_tracker *t)
 			}
 		}
 	}
-	free(ids);
-	t->started = true;
+	if(t->start_next >= t->start_count){
+		free(t->start_ids);
+		t->start_ids = NULL;
+		t->started = true;
+	}
 }
 
 void ota_tracker_tick(struct ota_tracker *t)

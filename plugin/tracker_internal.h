@@ -120,7 +120,10 @@ struct ota_tracker {
 	struct ota_online online;
 	struct ota_registry registry;
 	struct ota_wake_list wake;
-	bool started;          /* the first tick has run */
+	bool started;          /* every task is in the registry */
+	int64_t *start_ids;    /* tasks still to load after a start */
+	size_t start_count;
+	size_t start_next;
 	int64_t retention_at;  /* next retention run */
 };
 
