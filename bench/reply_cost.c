@@ -168,9 +168,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reply_cost: %s\n", err);
 		return 1;
 	}
-	/* The first tick loads every task's counts: a start-up cost, kept out
+	/* The first ticks load every task's counts: a start-up cost, kept out
 	 * of the count like the sets. */
-	ota_tracker_tick(driver.tracker);
+	do{
+		ota_tracker_tick(driver.tracker);
+	}while(!ota_tracker_started(driver.tracker));
 	observe_sets(&driver);
 	ota_tracker_flush(driver.tracker);
 

@@ -77,6 +77,10 @@ void ota_tracker_client_gone(struct ota_tracker *tracker,
  * due. Cheap when nothing is due. */
 void ota_tracker_tick(struct ota_tracker *tracker);
 
+/* Returns true once every stored task is loaded, which the first ticks
+ * after a start do a few tasks at a time. */
+bool ota_tracker_started(const struct ota_tracker *tracker);
+
 /* Commits any batched transitions; called before the broker stops. */
 void ota_tracker_flush(struct ota_tracker *tracker);
 

@@ -401,6 +401,11 @@ static void start(struct ota_tracker *t)
 	}
 }
 
+bool ota_tracker_started(const struct ota_tracker *t)
+{
+	return t->started;
+}
+
 void ota_tracker_tick(struct ota_tracker *t)
 {
 	int64_t now = ota__now(t);
