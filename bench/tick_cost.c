@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 	int64_t total = 0;
 	double fill_s;
 	double open_ms;
-	double first_tick_ms = 0;  /* longest tick while loading */
+	double first_tick_ms = 0;  /* maximum tick while loading */
 	double start_ms;           /* all ticks while loading */
 	int start_ticks = 0;
 	char err[768];

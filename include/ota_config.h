@@ -24,7 +24,7 @@ struct ota_config {
 	char *db_path;
 	bool leading_slash;
 	enum ota_identity identity;
-	char *admin_users;    /* comma-separated; NULL: nobody */
+	char *admin_users;    /* comma-separated; NULL: no one */
 	char *backend_users;  /* comma-separated; NULL: any client */
 	int timeout_s;        /* default timeoutSeconds; 0 disables */
 	int status_qos;

@@ -23,7 +23,7 @@ enum ota_status {
 	OTA_UNKNOWN = 404,
 };
 
-/* Why a row is in STOP or FAILED; stored with the row. */
+/* The reason a row is in STOP, FAILED or SUCCESS, stored with the row. */
 enum ota_reason {
 	OTA_REASON_NONE = 0,
 	OTA_REASON_OFFLINE = 1,

@@ -150,8 +150,6 @@ int ota_store_task_counts(struct ota_store *store, int64_t task_id,
  * count and a new array in `out`, or OTA_STORE_ERROR. */
 int ota_store_task_list(struct ota_store *store, int state, int offset, int limit,
 	int64_t **out);
-/* Lists the ids of scheduled and running tasks. */
-int ota_store_tasks_live(struct ota_store *store, int64_t **out);
 /* Reads a device's history, newest first. */
 int ota_store_history_of_device(struct ota_store *store, const char *serial,
 	int offset, int limit, struct ota_history_entry **out);

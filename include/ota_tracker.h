@@ -16,7 +16,7 @@
 
 #include "ota_config.h"
 
-/* What the broker should do with a client's message. */
+/* The broker's action on a client's message. */
 enum ota_verdict {
 	OTA_PASS = 0, /* deliver it as it is */
 	OTA_DROP = 1, /* drop it: MOSQ_ERR_ACL_DENIED */
@@ -41,7 +41,7 @@ struct ota_io {
 	void *ctx;
 };
 
-/* The publishing or connecting client, as the broker knows it. */
+/* The publishing or connecting client, as the broker identifies it. */
 struct ota_client {
 	const char *client_id;
 	const char *username;      /* NULL when none */

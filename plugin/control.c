@@ -80,9 +80,9 @@ static void run_command(struct ota_tracker *t, const struct ota_client *client,
 }
 
 /*
- * Builds a response in which every command of `list` (when it is an array)
- * fails with `message`, keeping each command's name and correlationData so
- * that the client can match it; without a list, one element carries it.
+ * Builds a response in which every command of `list` fails with `message`.
+ * Each element keeps its command's name and correlationData, so that the
+ * client can match it. Without a list, one element carries the message.
  */
 static char *error_response(const cJSON *list, const char *message)
 {

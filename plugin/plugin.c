@@ -36,8 +36,8 @@
  * none (per_listener_settings true before Mosquitto 2.0.15). */
 #define TICK_EXPECTED_MS 10000
 
-/* What 2.1 passes with CONNECT and SUBSCRIBE: the client comes first after
- * the reserved pointer, as in every other event. */
+/* Event data of 2.1's CONNECT and SUBSCRIBE. The client follows the
+ * reserved pointer, as in every other event. */
 struct client_event {
 	void *future;
 	struct mosquitto *client;
@@ -236,10 +236,9 @@ static bool read_options(struct ota_config *config, struct mosquitto_opt *option
 	return true;
 }
 
-/* Logs, in one line, a database that failed to open, and whether its
- * folder is writable: the broker drops from root to the `mosquitto` user
- * before it loads plugins, so a folder root can write to may still be
- * closed to the plugin. */
+/* Logs, in one line, a database that failed to open and whether its folder
+ * exists and is writable. The broker drops from root to the `mosquitto`
+ * user before it loads plugins, so root's access proves nothing. */
 static void log_open_failure(const struct ota_config *config, const char *cause)
 {
 	char dir[1024];

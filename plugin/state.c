@@ -1,7 +1,7 @@
 /*
  * Per-device state machine. Each handler below covers one event and reads
- * as the rows of the transition table that mention it; a pair not covered
- * is declined as illegal and changes nothing.
+ * as the rows of the transition table that mention it. A pair the table
+ * does not cover is declined as illegal and changes nothing.
  *
  * Unlike FastBee's backend, no event moves a terminal row (SUCCESS, FAILED
  * with no retries left, STOP for cancelled, aborted or expired) except an
@@ -167,7 +167,7 @@ static void on_success(const struct ota_row *row, const struct ota_event *ev,
 	if(ev->version_matches){
 		move(out, OTA_SUCCESS, OTA_REASON_NONE);
 		/* A success means the whole image is in place, whatever the last
-		 * progress report said. */
+		 * progress report showed. */
 		out->next.progress = 100;
 		emit(out, OTA_SUCCESS, -1, OTA_REASON_NONE);
 	}else{

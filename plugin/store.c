@@ -35,7 +35,6 @@ enum stmt_id {
 	ST_TASK_COUNTS,
 	ST_TASK_LIST,
 	ST_TASK_LIST_STATE,
-	ST_TASKS_LIVE,
 	ST_HISTORY_OF_DEVICE,
 	ST_HISTORY_ADD,
 	ST_DEVICE_SET_VERSION,
@@ -132,8 +131,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT id FROM task ORDER BY id DESC LIMIT ?1 OFFSET ?2",
 	[ST_TASK_LIST_STATE] =
 		"SELECT id FROM task WHERE state = ?3 ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-	[ST_TASKS_LIVE] =
-		"SELECT id FROM task WHERE state IN ('scheduled', 'running')",
 	[ST_HISTORY_OF_DEVICE] =
 		"SELECT task_id, status, progress, message, at FROM history"
 		" WHERE serial = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
@@ -826,11 +823,6 @@ int ota_store_task_list(struct ota_store *store, int state, int offset, int limi
 		sqlite3_bind_text(stmt, 3, ota_task_state_name(state), -1, SQLITE_STATIC);
 	}
 	return read_ids(store, stmt, out);
-}
-
-int ota_store_tasks_live(struct ota_store *store, int64_t **out)
-{
-	return read_ids(store, store->stmt[ST_TASKS_LIVE], out);
 }
 
 int ota_store_history_of_device(struct ota_store *store, const char *serial,

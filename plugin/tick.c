@@ -1,9 +1,9 @@
 /*
  * Work the clock triggers. Rows with a deadline (the timeout of SEND and
  * REPLY, the retry of FAILED) are read through the partial index on
- * due_at, and the earliest deadline is kept in memory, so a tick with
- * nothing due reads nothing, whatever the size of the database. Deadlines
- * that passed while the broker was down come due on the first tick.
+ * due_at. The earliest deadline is kept in memory, so a tick with nothing
+ * due reads nothing, whatever the size of the database. Deadlines that
+ * passed while the broker was down come due on the first tick.
  */
 #include "tracker_internal.h"
 

@@ -249,11 +249,10 @@ int ota__tx_begin(struct ota_tracker *t)
 }
 
 /*
- * Ends the work of one event: on success commits (unless batching) and
- * publishes what it queued; on failure rolls back and drops the queue, and
- * the caller logs ota_store_error().
- * In batch mode a failure rolls back the whole open batch, which is the
- * documented loss window.
+ * Ends the work of one event. On success it commits (unless batching) and
+ * publishes what it queued. On failure it rolls back and drops the queue,
+ * and the caller logs ota_store_error(). In batch mode a failure rolls back
+ * the whole open batch, which is the documented loss window.
  */
 int ota__tx_end(struct ota_tracker *t, bool ok)
 {
