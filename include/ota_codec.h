@@ -95,6 +95,12 @@ struct cJSON *ota_json_parse_payload(const void *payload, size_t len);
  * NULL on failure. */
 struct cJSON *ota_json_parse_exact(const char *text);
 
+/* Bytes ota_int_text() writes at most, the terminating NUL included. */
+#define OTA_INT_TEXT_MAX 21
+
+/* Writes `value` in decimal and a NUL into `out`; returns its length. */
+size_t ota_int_text(char *out, int64_t value);
+
 /* Adds an integer member printed exactly, even beyond 15 digits. Returns
  * the new item, or NULL when out of memory. */
 struct cJSON *ota_json_add_int(struct cJSON *object, const char *key, int64_t value);

@@ -417,10 +417,33 @@ cJSON *ota_json_parse_exact(const char *text)
  * 9.00719925474099e+15; integers therefore go out as raw JSON text. */
 cJSON *ota_json_add_int(cJSON *object, const char *key, int64_t value)
 {
-	char text[24];
+	char text[OTA_INT_TEXT_MAX];
 
-	snprintf(text, sizeof(text), "%" PRId64, value);
+	ota_int_text(text, value);
 	return cJSON_AddRawToObject(object, key, text);
+}
+
+/* snprintf's format parsing costs more than the digits on the reply path,
+ * which writes two integers per status message and one per topic. */
+size_t ota_int_text(char *out, int64_t value)
+{
+	char digits[20];
+	uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	size_t count = 0;
+	size_t len = 0;
+
+	do{
+		digits[count++] = (char)('0' + magnitude % 10);
+		magnitude /= 10;
+	}while(magnitude);
+	if(value < 0){
+		out[len++] = '-';
+	}
+	while(count){
+		out[len++] = digits[--count];
+	}
+	out[len] = '\0';
+	return len;
 }
 
 char *ota_codec_format_status(const char *serial, int status,
@@ -560,14 +583,46 @@ static bool numbers_equal(const char *a, const char *b)
 	return strtod(a, NULL) == strtod(b, NULL);
 }
 
+/* Returns true, without parsing, for the same JSON text, or for a number
+ * and a string that contain the same decimal text of at most 15
+ * characters, which a double keeps exactly (1.2 and "1.2", the usual pair
+ * of a task and a reply). */
+static bool same_version_text(const char *a_json, const char *b_json)
+{
+	const char *quoted = a_json[0] == '"' ? a_json : b_json;
+	const char *bare = quoted == a_json ? b_json : a_json;
+	size_t len = strlen(bare);
+	char inner[16];
+
+	if(strcmp(a_json, b_json) == 0){
+		return true;
+	}
+	if(quoted[0] != '"' || bare[0] == '"' || len == 0 || len >= sizeof(inner)
+			|| strlen(quoted) != len + 2 || quoted[len + 1] != '"'
+			|| strncmp(quoted + 1, bare, len) != 0){
+		return false;
+	}
+	memcpy(inner, bare, len);
+	inner[len] = '\0';
+	return is_numeric_text(inner);
+}
+
 bool ota_version_equal(const char *a_json, const char *b_json)
 {
-	cJSON *a = ota_json_parse_exact(a_json);
-	cJSON *b = ota_json_parse_exact(b_json);
+	cJSON *a;
+	cJSON *b;
 	char ta[OTA_VERSION_MAX + 8];
 	char tb[OTA_VERSION_MAX + 8];
 	bool equal = false;
 
+	if(!a_json || !b_json){
+		return false;
+	}
+	if(same_version_text(a_json, b_json)){
+		return true;
+	}
+	a = ota_json_parse_exact(a_json);
+	b = ota_json_parse_exact(b_json);
 	if(a && b){
 		bool na = numeric_version(a, ta, sizeof(ta));
 		bool nb = numeric_version(b, tb, sizeof(tb));

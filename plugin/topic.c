@@ -5,7 +5,6 @@
  */
 #include "tracker_internal.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,14 +53,38 @@ void ota__parse_topic(const char *topic, struct ota_topic *out)
 	}
 }
 
+/* Writes `{taskId}{tail}` or `/{taskId}{tail}`, cut to `size`. */
+static void task_topic(char *out, size_t size, bool leading_slash, int64_t task_id,
+	const char *tail)
+{
+	char text[1 + OTA_INT_TEXT_MAX + 16];
+	size_t len = 0;
+	size_t tail_len = strlen(tail);
+
+	if(leading_slash){
+		text[len++] = '/';
+	}
+	len += ota_int_text(text + len, task_id);
+	if(tail_len >= sizeof(text) - len){
+		tail_len = sizeof(text) - len - 1;
+	}
+	memcpy(text + len, tail, tail_len);
+	len += tail_len;
+	if(len >= size){
+		len = size - 1;
+	}
+	memcpy(out, text, len);
+	out[len] = '\0';
+}
+
 void ota__status_topic(char *out, size_t size, bool leading_slash, int64_t task_id)
 {
-	snprintf(out, size, "%s%" PRId64 "/ws/ota/status", leading_slash ? "/" : "", task_id);
+	task_topic(out, size, leading_slash, task_id, "/ws/ota/status");
 }
 
 void ota__summary_topic(char *out, size_t size, bool leading_slash, int64_t task_id)
 {
-	snprintf(out, size, "%s%" PRId64 "/ws/ota/summary", leading_slash ? "/" : "", task_id);
+	task_topic(out, size, leading_slash, task_id, "/ws/ota/summary");
 }
 
 void ota__set_topic(char *out, size_t size, bool leading_slash, const char *serial)

@@ -559,6 +559,15 @@ static const struct version_case version_cases[] = {
 	{"\"v1.2\"", "\"1.2\"", false},
 	{"\" 1.2\"", "1.2", false},
 	{"\"1.2\"", "\"1.2 \"", false},
+	/* Texts that the comparison without parsing must leave to the parser. */
+	{"1.2", "1.2", true},
+	{"\"1.2\"", "\"1.2\"", true},
+	{"\"12\"", "1.2", false},
+	{"\"1.2\"", "1.23", false},
+	{"\"1.2", "1.2", false},
+	{"\"1\\u002e2\"", "1.2", true},
+	{"\"1234567890.12345\"", "1234567890.12345", true},
+	{"\"123456789012345678\"", "123456789012345678", true},
 };
 
 static void version_equal_numeric_and_text(void **state)
@@ -573,6 +582,26 @@ static void version_equal_numeric_and_text(void **state)
 		CHECK(ota_version_equal(c->b, c->a) == c->equal,
 			"ota_version_equal(%s, %s) is %d, expected %d", c->b, c->a,
 				!c->equal, c->equal);
+	}
+	assert_checks_passed();
+}
+
+static void int_text_matches_printf(void **state)
+{
+	static const int64_t values[] = {
+		0, 1, -1, 9, 10, 99, 100, 1796423333540, 9007199254740991,
+		INT64_MAX, INT64_MIN, INT64_MIN + 1,
+	};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++){
+		char got[OTA_INT_TEXT_MAX];
+		char want[32];
+		size_t len = ota_int_text(got, values[i]);
+
+		snprintf(want, sizeof(want), "%" PRId64, values[i]);
+		CHECK(strcmp(got, want) == 0, "ota_int_text(%s) wrote \"%s\"", want, got);
+		CHECK(len == strlen(want), "ota_int_text(%s) returned length %zu", want, len);
 	}
 	assert_checks_passed();
 }
@@ -696,6 +725,7 @@ int main(void)
 		table_test(format_set_exact_text),
 		table_test(version_equal_numeric_and_text),
 		table_test(version_text_strips_quotes),
+		table_test(int_text_matches_printf),
 		table_test(serial_valid_rules),
 		table_test(utf8_valid_rules),
 	};
