@@ -33,6 +33,9 @@ struct ota_store_options {
 	const char *path;
 	enum ota_durability durability;
 	bool exclusive; /* PRAGMA locking_mode=EXCLUSIVE: faster, no other readers */
+	int cache_kib;  /* page cache; 0: SQLite's default of 2,000 KiB */
+	int checkpoint_pages; /* WAL size that starts a checkpoint; 0: SQLite's 1,000 */
+	int row_cache;  /* device rows kept in memory (rounded up to a power of two) */
 };
 
 enum ota_task_state {
@@ -105,6 +108,9 @@ int ota_store_row_get(struct ota_store *store, int64_t task_id,
 int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row);
 /* Updates an existing row; cheaper than ota_store_row_put. */
 int ota_store_row_update(struct ota_store *store, const struct ota_device_row *row);
+/* Updates every column of an existing row but due_at, which must not have
+ * changed. */
+int ota_store_row_update_keep_due(struct ota_store *store, const struct ota_device_row *row);
 /* Updates only the progress and updated_at of an existing row. */
 int ota_store_row_update_progress(struct ota_store *store, const struct ota_device_row *row);
 

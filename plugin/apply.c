@@ -88,6 +88,9 @@ static int write_row(struct ota_tracker *t, const struct ota_device_row *before,
 			&& strcmp(before->message, row->message) == 0){
 		return ota_store_row_update_progress(t->store, row);
 	}
+	if(before->due_at == row->due_at){
+		return ota_store_row_update_keep_due(t->store, row);
+	}
 	return ota_store_row_update(t->store, row);
 }
 

@@ -23,6 +23,9 @@ void ota_config_init(struct ota_config *config)
 	config->push_qos = 1;
 	config->durability = OTA_DURABILITY_SYNC;
 	config->batch_ms = 50;
+	config->cache_kib = 16384;
+	config->checkpoint_pages = 10000;
+	config->row_cache = 16384;
 	config->reply_max_bytes = 4096;
 	config->command_max_bytes = 8 * 1024 * 1024;
 	config->log_burst = 5;
@@ -225,6 +228,12 @@ static const struct option_def options[] = {
 	{"batch_ms", set_int, FIELD(batch_ms), 1, 10000,
 		"must be milliseconds from 1 to 10000"},
 	{"locking", set_locking, 0, 0, 0, "must be normal or exclusive"},
+	{"cache_kib", set_int, FIELD(cache_kib), 256, 4194304,
+		"must be KiB from 256 to 4194304"},
+	{"checkpoint_pages", set_int, FIELD(checkpoint_pages), 100, 1000000,
+		"must be pages from 100 to 1000000"},
+	{"row_cache", set_int, FIELD(row_cache), 0, 4194304,
+		"must be a count of rows from 0 (no cache) to 4194304"},
 	{"reply_max_bytes", set_size, FIELD(reply_max_bytes), 64, 1048576,
 		"must be bytes from 64 to 1048576"},
 	{"command_max_bytes", set_size, FIELD(command_max_bytes), 1024, 268435455,

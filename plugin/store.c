@@ -26,6 +26,7 @@ enum stmt_id {
 	ST_ROW_PUT,
 	ST_ROW_UPDATE,
 	ST_ROW_UPDATE_PROGRESS,
+	ST_ROW_UPDATE_KEEP_DUE,
 	ST_ROWS_DUE,
 	ST_NEXT_DUE,
 	ST_ROWS_PAGE_ANY,
@@ -91,6 +92,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" updated_at = ?10 WHERE task_id = ?1 AND serial = ?2",
 	/* Names only the columns a progress report changes, because SQLite
 	 * rewrites every index on a column named in SET. */
+	/* Leaves due_at out, so that the deadline index is not rewritten when a
+	 * row enters REPLY with the deadline it had in SEND. */
+	[ST_ROW_UPDATE_KEEP_DUE] =
+		"UPDATE task_device SET status = ?3, progress = ?4, reason = ?5,"
+		" message = ?6, attempts = ?7, announced = ?8, updated_at = ?10"
+		" WHERE task_id = ?1 AND serial = ?2",
 	[ST_ROW_UPDATE_PROGRESS] =
 		"UPDATE task_device SET progress = ?2, updated_at = ?3"
 		" WHERE task_id = ?1 AND serial = ?4",
@@ -168,13 +175,63 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HISTORY_MAX_ID] = "SELECT max(id) FROM history",
 };
 
+/*
+ * A copy of recently read or written device rows, so that a reply does not
+ * read its row back from SQLite. Each slot contains the last row whose key
+ * hashes to it. Every statement that writes task_device keeps its slot
+ * current. A rollback or a task's deletion empties the whole cache by
+ * moving to the next generation, because their effect on rows is not known
+ * here. Memory is allocated once and touched as slots fill.
+ */
+struct row_slot {
+	uint64_t generation; /* 0: never filled */
+	struct ota_device_row row;
+};
+
 struct ota_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
 	char *path;
 	char error[512];
 	int64_t next_history_id; /* ids increase across all devices */
+	struct row_slot *rows;   /* row cache, row_slot_count slots */
+	size_t row_slot_count;   /* a power of two, or 0 for no cache */
+	uint64_t generation;     /* slots of older generations are empty */
 };
+
+/* FNV-1a over the task id and the serial number. */
+static struct row_slot *row_slot(struct ota_store *store, int64_t task_id,
+	const char *serial)
+{
+	uint64_t hash = 14695981039346656037ULL;
+	uint64_t id = (uint64_t)task_id;
+
+	if(store->row_slot_count == 0){
+		return NULL;
+	}
+	for(int i = 0; i < 8; i++){
+		hash = (hash ^ ((id >> (i * 8)) & 0xff)) * 1099511628211ULL;
+	}
+	for(const unsigned char *c = (const unsigned char *)serial; *c; c++){
+		hash = (hash ^ *c) * 1099511628211ULL;
+	}
+	return &store->rows[hash & (store->row_slot_count - 1)];
+}
+
+static void row_cache_put(struct ota_store *store, const struct ota_device_row *row)
+{
+	struct row_slot *slot = row_slot(store, row->task_id, row->serial);
+
+	if(slot){
+		slot->generation = store->generation;
+		slot->row = *row;
+	}
+}
+
+static void row_cache_clear(struct ota_store *store)
+{
+	store->generation++;
+}
 
 static const char *const task_state_names[] = {
 	[OTA_TASK_SCHEDULED] = "scheduled",
@@ -329,6 +386,7 @@ static int configure(struct ota_store *store, const struct ota_store_options *op
 {
 	const char *sync = options->durability == OTA_DURABILITY_FULL
 		? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+	char pragma[64];
 
 	sqlite3_busy_timeout(store->db, 2000);
 	if(options->exclusive
@@ -342,6 +400,21 @@ static int configure(struct ota_store *store, const struct ota_store_options *op
 			|| exec(store, sync, "setting synchronous")
 			|| exec(store, "PRAGMA foreign_keys=ON", "enabling foreign keys")){
 		return OTA_STORE_ERROR;
+	}
+	/* Pages that miss the cache cost a read system call on the broker's
+	 * thread, and every checkpoint costs two fsyncs (docs/benchmarks.md). */
+	if(options->cache_kib > 0){
+		snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", options->cache_kib);
+		if(exec(store, pragma, "setting the cache size")){
+			return OTA_STORE_ERROR;
+		}
+	}
+	if(options->checkpoint_pages > 0){
+		snprintf(pragma, sizeof(pragma), "PRAGMA wal_autocheckpoint=%d",
+			options->checkpoint_pages);
+		if(exec(store, pragma, "setting the checkpoint size")){
+			return OTA_STORE_ERROR;
+		}
 	}
 	return OTA_STORE_OK;
 }
@@ -380,6 +453,21 @@ struct ota_store *ota_store_open(const struct ota_store_options *options,
 		free(store);
 		return NULL;
 	}
+	if(options->row_cache > 0){
+		store->row_slot_count = 1;
+		while(store->row_slot_count < (size_t)options->row_cache){
+			store->row_slot_count <<= 1;
+		}
+		store->rows = calloc(store->row_slot_count, sizeof(*store->rows));
+		if(!store->rows){
+			snprintf(err, err_size, "%s: out of memory for a row cache of %zu slots",
+				options->path, store->row_slot_count);
+			free(store->path);
+			free(store);
+			return NULL;
+		}
+		store->generation = 1;
+	}
 	if(sqlite3_open_v2(options->path, &store->db, flags, NULL) != SQLITE_OK){
 		/* The OS error is left out: SQLite retries read-only after a failed
 		 * read-write open, so it often names the retry's error. */
@@ -411,6 +499,7 @@ void ota_store_close(struct ota_store *store)
 		sqlite3_finalize(store->stmt[i]);
 	}
 	sqlite3_close(store->db);
+	free(store->rows);
 	free(store->path);
 	free(store);
 }
@@ -431,6 +520,7 @@ int ota_store_commit(struct ota_store *store)
 
 void ota_store_rollback(struct ota_store *store)
 {
+	row_cache_clear(store);
 	if(!sqlite3_get_autocommit(store->db)){
 		sqlite3_step(store->stmt[ST_ROLLBACK]);
 		sqlite3_reset(store->stmt[ST_ROLLBACK]);
@@ -559,8 +649,14 @@ int ota_store_row_get(struct ota_store *store, int64_t task_id,
 	const char *serial, struct ota_device_row *out)
 {
 	sqlite3_stmt *stmt = store->stmt[ST_ROW_GET];
+	struct row_slot *slot = row_slot(store, task_id, serial);
 	int rc;
 
+	if(slot && slot->generation == store->generation && slot->row.task_id == task_id
+			&& strcmp(slot->row.serial, serial) == 0){
+		*out = slot->row;
+		return OTA_STORE_OK;
+	}
 	sqlite3_bind_int64(stmt, 1, task_id);
 	sqlite3_bind_text(stmt, 2, serial, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
@@ -573,9 +669,24 @@ int ota_store_row_get(struct ota_store *store, int64_t task_id,
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	if(rc == SQLITE_ROW){
+		row_cache_put(store, out);
 		return OTA_STORE_OK;
 	}
 	return rc == SQLITE_DONE ? OTA_STORE_NOT_FOUND : fail(store, "reading a device row");
+}
+
+/* Keeps the row's cache slot equal to the database after a write: the new
+ * row when it succeeded, nothing when it failed. */
+static int row_written(struct ota_store *store, const struct ota_device_row *row, int rc)
+{
+	struct row_slot *slot;
+
+	if(rc == OTA_STORE_OK){
+		row_cache_put(store, row);
+	}else if((slot = row_slot(store, row->task_id, row->serial))){
+		slot->generation = 0;
+	}
+	return rc;
 }
 
 static int write_row(struct ota_store *store, enum stmt_id id,
@@ -598,12 +709,17 @@ static int write_row(struct ota_store *store, enum stmt_id id,
 
 int ota_store_row_put(struct ota_store *store, const struct ota_device_row *row)
 {
-	return write_row(store, ST_ROW_PUT, row);
+	return row_written(store, row, write_row(store, ST_ROW_PUT, row));
 }
 
 int ota_store_row_update(struct ota_store *store, const struct ota_device_row *row)
 {
-	return write_row(store, ST_ROW_UPDATE, row);
+	return row_written(store, row, write_row(store, ST_ROW_UPDATE, row));
+}
+
+int ota_store_row_update_keep_due(struct ota_store *store, const struct ota_device_row *row)
+{
+	return row_written(store, row, write_row(store, ST_ROW_UPDATE_KEEP_DUE, row));
 }
 
 int ota_store_row_update_progress(struct ota_store *store, const struct ota_device_row *row)
@@ -614,7 +730,8 @@ int ota_store_row_update_progress(struct ota_store *store, const struct ota_devi
 	sqlite3_bind_int(stmt, 2, row->row.progress);
 	sqlite3_bind_int64(stmt, 3, row->updated_at);
 	sqlite3_bind_text(stmt, 4, row->serial, -1, SQLITE_STATIC);
-	return step_done(store, ST_ROW_UPDATE_PROGRESS, "writing a device row");
+	return row_written(store, row,
+		step_done(store, ST_ROW_UPDATE_PROGRESS, "writing a device row"));
 }
 
 int ota_store_rows_due(struct ota_store *store, int64_t now_ms, int limit,
@@ -990,6 +1107,7 @@ int ota_store_tasks_ended_before(struct ota_store *store, int64_t before_ms,
 
 int ota_store_task_delete(struct ota_store *store, int64_t id)
 {
+	row_cache_clear(store);
 	sqlite3_bind_int64(store->stmt[ST_HISTORY_DELETE_TASK], 1, id);
 	if(step_done(store, ST_HISTORY_DELETE_TASK, "deleting a task's history")){
 		return OTA_STORE_ERROR;

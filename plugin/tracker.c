@@ -51,6 +51,9 @@ struct ota_tracker *ota_tracker_new(const struct ota_config *config,
 	options.path = t->config.db_path;
 	options.durability = t->config.durability;
 	options.exclusive = t->config.exclusive_lock;
+	options.cache_kib = t->config.cache_kib;
+	options.checkpoint_pages = t->config.checkpoint_pages;
+	options.row_cache = t->config.row_cache;
 	t->store = ota_store_open(&options, err, err_size);
 	if(!t->store){
 		ota_tracker_free(t);

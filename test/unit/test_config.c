@@ -34,6 +34,9 @@ static void config_defaults(void **state)
 	assert_int_equal(config.push_qos, 1);
 	assert_int_equal(config.durability, OTA_DURABILITY_SYNC);
 	assert_false(config.exclusive_lock);
+	assert_int_equal(config.cache_kib, 16384);
+	assert_int_equal(config.checkpoint_pages, 10000);
+	assert_int_equal(config.row_cache, 16384);
 	ota_config_free(&config);
 }
 
@@ -90,6 +93,12 @@ static const struct accepted_case accepted[] = {
 	{"batch_ms", "10000", FIELD_INT, AT(batch_ms), 10000},
 	{"locking", "exclusive", FIELD_BOOL, AT(exclusive_lock), 1},
 	{"locking", "normal", FIELD_BOOL, AT(exclusive_lock), 0},
+	{"cache_kib", "256", FIELD_INT, AT(cache_kib), 256},
+	{"cache_kib", "4194304", FIELD_INT, AT(cache_kib), 4194304},
+	{"checkpoint_pages", "100", FIELD_INT, AT(checkpoint_pages), 100},
+	{"checkpoint_pages", "1000000", FIELD_INT, AT(checkpoint_pages), 1000000},
+	{"row_cache", "0", FIELD_INT, AT(row_cache), 0},
+	{"row_cache", "4194304", FIELD_INT, AT(row_cache), 4194304},
 	{"reply_max_bytes", "64", FIELD_SIZE, AT(reply_max_bytes), 64},
 	{"reply_max_bytes", "1048576", FIELD_SIZE, AT(reply_max_bytes), 1048576},
 	{"command_max_bytes", "1024", FIELD_SIZE, AT(command_max_bytes), 1024},
@@ -197,6 +206,12 @@ static const struct {
 	{"batch_ms", "0"},
 	{"batch_ms", "10001"},
 	{"locking", "shared"},
+	{"cache_kib", "255"},
+	{"cache_kib", "4194305"},
+	{"checkpoint_pages", "99"},
+	{"checkpoint_pages", "1000001"},
+	{"row_cache", "-1"},
+	{"row_cache", "4194305"},
 	{"reply_max_bytes", "63"},
 	{"reply_max_bytes", "1048577"},
 	{"command_max_bytes", "1023"},
@@ -225,7 +240,8 @@ static bool configs_equal(const struct ota_config *a, const struct ota_config *b
 		&& a->identity == b->identity && a->timeout_s == b->timeout_s
 		&& a->status_qos == b->status_qos && a->push_qos == b->push_qos
 		&& a->durability == b->durability && a->batch_ms == b->batch_ms
-		&& a->exclusive_lock == b->exclusive_lock
+		&& a->exclusive_lock == b->exclusive_lock && a->cache_kib == b->cache_kib
+		&& a->checkpoint_pages == b->checkpoint_pages && a->row_cache == b->row_cache
 		&& a->reply_max_bytes == b->reply_max_bytes
 		&& a->command_max_bytes == b->command_max_bytes
 		&& a->log_burst == b->log_burst && a->watch_subscribe == b->watch_subscribe

@@ -29,15 +29,24 @@ struct fixture {
 	struct ota_store *store;
 };
 
-static struct ota_store *open_store(const char *path, char *err, size_t err_size)
+/* Opens without the row cache, so that row reads go through SQLite. The
+ * tests of the cache reopen with one. */
+static struct ota_store *open_store_with_cache(const char *path, int row_cache,
+	char *err, size_t err_size)
 {
 	struct ota_store_options options = {
 		.path = path,
 		.durability = OTA_DURABILITY_SYNC,
 		.exclusive = false,
+		.row_cache = row_cache,
 	};
 
 	return ota_store_open(&options, err, err_size);
+}
+
+static struct ota_store *open_store(const char *path, char *err, size_t err_size)
+{
+	return open_store_with_cache(path, 0, err, err_size);
 }
 
 static int setup(void **state)
@@ -447,6 +456,92 @@ static void store_row_unknown_serial(void **state)
 		OTA_STORE_NOT_FOUND);
 }
 
+/* Reopens the fixture's database with a row cache of `slots` slots. */
+static void reopen_with_cache(struct fixture *f, int slots)
+{
+	char err[512] = "";
+
+	ota_store_close(f->store);
+	f->store = open_store_with_cache(f->path, slots, err, sizeof(err));
+	if(!f->store){
+		fail_msg("reopen %s: %s", f->path, err);
+	}
+}
+
+/* One slot: every row evicts the one before, so reads alternate between
+ * the cache and the database, and both must agree with what was written. */
+static void store_row_cache_agrees_with_database(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_device_row a;
+	struct ota_device_row b;
+	struct ota_device_row got;
+	char text[64];
+
+	reopen_with_cache(f, 1);
+	insert_sample_task(f->store, 26);
+	sample_row(&a, 26, "DEV-A", 1000);
+	sample_row(&b, 26, "DEV-B", 2000);
+	assert_int_equal(ota_store_row_put(f->store, &a), OTA_STORE_OK);
+	assert_int_equal(ota_store_row_put(f->store, &b), OTA_STORE_OK);
+
+	assert_int_equal(ota_store_row_get(f->store, 26, "DEV-A", &got), OTA_STORE_OK);
+	check_row_equal(&got, &a);
+	assert_int_equal(ota_store_row_get(f->store, 26, "DEV-A", &got), OTA_STORE_OK);
+	check_row_equal(&got, &a);
+	assert_int_equal(ota_store_row_get(f->store, 27, "DEV-A", &got), OTA_STORE_NOT_FOUND);
+
+	b.row.status = OTA_REPLY;
+	b.row.progress = 40;
+	b.updated_at = 2001;
+	assert_int_equal(ota_store_row_update_keep_due(f->store, &b), OTA_STORE_OK);
+	b.row.progress = 60;
+	b.updated_at = 2002;
+	assert_int_equal(ota_store_row_update_progress(f->store, &b), OTA_STORE_OK);
+	assert_int_equal(ota_store_row_get(f->store, 26, "DEV-B", &got), OTA_STORE_OK);
+	check_row_equal(&got, &b);
+	query_text(f->path, "SELECT status || ' ' || progress || ' ' || updated_at"
+		" FROM task_device WHERE serial = 'DEV-B'", text, sizeof(text));
+	CHECK(strcmp(text, "2 60 2002") == 0, "DEV-B in the database is %s", text);
+	assert_checks_passed();
+}
+
+static void store_row_cache_forgets_rolled_back_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_device_row row;
+	struct ota_device_row got;
+
+	reopen_with_cache(f, 64);
+	insert_sample_task(f->store, 26);
+	sample_row(&row, 26, "DEV-A", 1000);
+	assert_int_equal(ota_store_row_put(f->store, &row), OTA_STORE_OK);
+
+	assert_int_equal(ota_store_begin(f->store), OTA_STORE_OK);
+	row.row.progress = 90;
+	assert_int_equal(ota_store_row_update_progress(f->store, &row), OTA_STORE_OK);
+	ota_store_rollback(f->store);
+
+	row.row.progress = 70;
+	assert_int_equal(ota_store_row_get(f->store, 26, "DEV-A", &got), OTA_STORE_OK);
+	check_row_equal(&got, &row);
+	assert_checks_passed();
+}
+
+static void store_row_cache_forgets_deleted_tasks(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_device_row row;
+	struct ota_device_row got;
+
+	reopen_with_cache(f, 64);
+	insert_sample_task(f->store, 26);
+	sample_row(&row, 26, "DEV-A", 1000);
+	assert_int_equal(ota_store_row_put(f->store, &row), OTA_STORE_OK);
+	assert_int_equal(ota_store_task_delete(f->store, 26), OTA_STORE_OK);
+	assert_int_equal(ota_store_row_get(f->store, 26, "DEV-A", &got), OTA_STORE_NOT_FOUND);
+}
+
 /* ===================================================================== */
 /* Deadlines                                                             */
 /* ===================================================================== */
@@ -682,6 +777,9 @@ int main(void)
 		store_test(store_row_round_trip),
 		store_test(store_row_put_replaces),
 		store_test(store_row_unknown_serial),
+		store_test(store_row_cache_agrees_with_database),
+		store_test(store_row_cache_forgets_rolled_back_rows),
+		store_test(store_row_cache_forgets_deleted_tasks),
 		store_test(store_rows_due_oldest_first),
 		store_test(store_rows_due_respects_limit),
 		store_test(store_rows_due_none_yet),
