@@ -94,6 +94,17 @@ static int write_row(struct ota_tracker *t, const struct ota_device_row *before,
 	return ota_store_row_update(t->store, row);
 }
 
+/*
+ * History keeps one entry per status a row enters, with the progress it
+ * entered with. Later progress reports of an upgrading device change only
+ * the row: they are most replies, and an entry each would double what a
+ * reply writes.
+ */
+static bool records_history(const struct ota_device_row *before, const struct ota_emit *emit)
+{
+	return !(emit->status == OTA_REPLY && before->row.status == OTA_REPLY);
+}
+
 static int queue_status(struct ota_tracker *t, const struct ota_task *task,
 	const struct ota_device_row *row, const struct ota_emit *emit,
 	const char *message, int64_t now)
@@ -158,8 +169,9 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 		const struct ota_emit *emit = &out.emits[i];
 
 		reason_text(task, emit->reason, context, message, sizeof(message));
-		if(ota_store_history_add(t->store, task->id, row->serial, emit->status,
-				emit->progress, message[0] ? message : NULL, now)
+		if((records_history(&before, emit)
+				&& ota_store_history_add(t->store, task->id, row->serial, emit->status,
+					emit->progress, message[0] ? message : NULL, now))
 				|| queue_status(t, task, row, emit, message, now)){
 			return OTA_STORE_ERROR;
 		}
