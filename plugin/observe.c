@@ -52,7 +52,8 @@ static int load_task(struct ota_tracker *t, const struct ota_client *client,
 	struct ota_task *task)
 {
 	char detail[OTA_DETAIL_MAX];
-	int rc = ota_store_task_get(t->store, set->task_id, task);
+	int rc = ota__registry_task(t, set->task_id, task) ? OTA_STORE_OK
+		: ota_store_task_get(t->store, set->task_id, task);
 
 	if(rc == OTA_STORE_NOT_FOUND){
 		if(ota__task_limit_reached(t, detail, sizeof(detail))){

@@ -188,6 +188,15 @@ struct row_slot {
 	struct ota_device_row row;
 };
 
+/* The topic form last written for a device, so that a `set` in the form
+ * the device row already has costs no statement. Same slots and
+ * generations as the row cache. */
+struct form_slot {
+	uint64_t generation;
+	bool leading_slash;
+	char serial[OTA_SERIAL_MAX + 1];
+};
+
 struct ota_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
@@ -195,27 +204,41 @@ struct ota_store {
 	char error[512];
 	int64_t next_history_id; /* ids increase across all devices */
 	struct row_slot *rows;   /* row cache, row_slot_count slots */
+	struct form_slot *forms; /* topic form cache, row_slot_count slots */
 	size_t row_slot_count;   /* a power of two, or 0 for no cache */
 	uint64_t generation;     /* slots of older generations are empty */
 };
 
 /* FNV-1a over the task id and the serial number. */
-static struct row_slot *row_slot(struct ota_store *store, int64_t task_id,
-	const char *serial)
+static uint64_t slot_hash(int64_t task_id, const char *serial)
 {
 	uint64_t hash = 14695981039346656037ULL;
 	uint64_t id = (uint64_t)task_id;
 
-	if(store->row_slot_count == 0){
-		return NULL;
-	}
 	for(int i = 0; i < 8; i++){
 		hash = (hash ^ ((id >> (i * 8)) & 0xff)) * 1099511628211ULL;
 	}
 	for(const unsigned char *c = (const unsigned char *)serial; *c; c++){
 		hash = (hash ^ *c) * 1099511628211ULL;
 	}
-	return &store->rows[hash & (store->row_slot_count - 1)];
+	return hash;
+}
+
+static struct row_slot *row_slot(struct ota_store *store, int64_t task_id,
+	const char *serial)
+{
+	if(store->row_slot_count == 0){
+		return NULL;
+	}
+	return &store->rows[slot_hash(task_id, serial) & (store->row_slot_count - 1)];
+}
+
+static struct form_slot *form_slot(struct ota_store *store, const char *serial)
+{
+	if(store->row_slot_count == 0){
+		return NULL;
+	}
+	return &store->forms[slot_hash(0, serial) & (store->row_slot_count - 1)];
 }
 
 static void row_cache_put(struct ota_store *store, const struct ota_device_row *row)
@@ -459,9 +482,12 @@ struct ota_store *ota_store_open(const struct ota_store_options *options,
 			store->row_slot_count <<= 1;
 		}
 		store->rows = calloc(store->row_slot_count, sizeof(*store->rows));
-		if(!store->rows){
+		store->forms = calloc(store->row_slot_count, sizeof(*store->forms));
+		if(!store->rows || !store->forms){
 			snprintf(err, err_size, "%s: out of memory for a row cache of %zu slots",
 				options->path, store->row_slot_count);
+			free(store->rows);
+			free(store->forms);
 			free(store->path);
 			free(store);
 			return NULL;
@@ -500,6 +526,7 @@ void ota_store_close(struct ota_store *store)
 	}
 	sqlite3_close(store->db);
 	free(store->rows);
+	free(store->forms);
 	free(store->path);
 	free(store);
 }
@@ -1016,11 +1043,23 @@ int ota_store_device_set_form(struct ota_store *store, const char *serial,
 	bool leading_slash, int64_t now_ms)
 {
 	sqlite3_stmt *stmt = store->stmt[ST_DEVICE_SET_FORM];
+	struct form_slot *slot = form_slot(store, serial);
+	int rc;
 
+	if(slot && slot->generation == store->generation
+			&& slot->leading_slash == leading_slash && strcmp(slot->serial, serial) == 0){
+		return OTA_STORE_OK;
+	}
 	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 2, leading_slash);
 	sqlite3_bind_int64(stmt, 3, now_ms);
-	return step_done(store, ST_DEVICE_SET_FORM, "recording a device's topic form");
+	rc = step_done(store, ST_DEVICE_SET_FORM, "recording a device's topic form");
+	if(slot){
+		slot->generation = rc == OTA_STORE_OK ? store->generation : 0;
+		slot->leading_slash = leading_slash;
+		snprintf(slot->serial, sizeof(slot->serial), "%s", serial);
+	}
+	return rc;
 }
 
 int ota_store_device_get_version(struct ota_store *store, const char *serial,

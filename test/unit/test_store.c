@@ -542,6 +542,27 @@ static void store_row_cache_forgets_deleted_tasks(void **state)
 	assert_int_equal(ota_store_row_get(f->store, 26, "DEV-A", &got), OTA_STORE_NOT_FOUND);
 }
 
+/* A form written in a rolled-back transaction is written again. */
+static void store_form_cache_forgets_rolled_back_forms(void **state)
+{
+	struct fixture *f = *state;
+
+	reopen_with_cache(f, 64);
+	assert_int_equal(ota_store_device_set_form(f->store, "DEV-A", false, 1), OTA_STORE_OK);
+	assert_int_equal(ota_store_begin(f->store), OTA_STORE_OK);
+	assert_int_equal(ota_store_device_set_form(f->store, "DEV-A", true, 2), OTA_STORE_OK);
+	ota_store_rollback(f->store);
+	assert_int_equal(query_int(f->path,
+		"SELECT leading_slash FROM device WHERE serial = 'DEV-A'"), 0);
+
+	assert_int_equal(ota_store_device_set_form(f->store, "DEV-A", true, 3), OTA_STORE_OK);
+	assert_int_equal(query_int(f->path,
+		"SELECT leading_slash FROM device WHERE serial = 'DEV-A'"), 1);
+	assert_int_equal(ota_store_device_set_form(f->store, "DEV-A", false, 4), OTA_STORE_OK);
+	assert_int_equal(query_int(f->path,
+		"SELECT leading_slash FROM device WHERE serial = 'DEV-A'"), 0);
+}
+
 /* ===================================================================== */
 /* Deadlines                                                             */
 /* ===================================================================== */
@@ -780,6 +801,7 @@ int main(void)
 		store_test(store_row_cache_agrees_with_database),
 		store_test(store_row_cache_forgets_rolled_back_rows),
 		store_test(store_row_cache_forgets_deleted_tasks),
+		store_test(store_form_cache_forgets_rolled_back_forms),
 		store_test(store_rows_due_oldest_first),
 		store_test(store_rows_due_respects_limit),
 		store_test(store_rows_due_none_yet),
