@@ -98,10 +98,17 @@ static int write_row(struct ota_tracker *t, const struct ota_device_row *before,
  * History keeps one entry per status a row enters, with the progress it
  * entered with. Later progress reports of an upgrading device change only
  * the row: they are most replies, and an entry each would double what a
- * reply writes.
+ * reply writes. An event that passes a row through two statuses, such as
+ * a `set` taking a new row through AWAIT to SEND, records the second.
  */
-static bool records_history(const struct ota_device_row *before, const struct ota_emit *emit)
+static bool records_history(const struct ota_device_row *before,
+	const struct ota_outcome *out, int i)
 {
+	const struct ota_emit *emit = &out->emits[i];
+
+	if(i + 1 < out->emit_count){
+		return false;
+	}
 	return !(emit->status == OTA_REPLY && before->row.status == OTA_REPLY);
 }
 
@@ -169,7 +176,7 @@ int ota__apply(struct ota_tracker *t, const struct ota_task *task,
 		const struct ota_emit *emit = &out.emits[i];
 
 		reason_text(task, emit->reason, context, message, sizeof(message));
-		if((records_history(&before, emit)
+		if((records_history(&before, &out, i)
 				&& ota_store_history_add(t->store, task->id, row->serial, emit->status,
 					emit->progress, message[0] ? message : NULL, now))
 				|| queue_status(t, task, row, emit, message, now)){
