@@ -2,7 +2,7 @@
 # Runs every benchmark of the OTA plugin on this machine and writes the
 # report: docs/benchmarks.md and the chart docs/bench-throughput.png.
 #
-#   bench/run.sh           the full run, about 15 minutes on 2 cores
+#   bench/run.sh           the full run, about 17 minutes on 2 cores
 #   bench/run.sh --quick   a smoke run of about a minute, which writes its
 #                          report into the results folder, not into docs/
 #   --out DIR              where raw results go (default bench/results/<time>)
@@ -40,7 +40,7 @@ if [ "$quick" -eq 1 ]; then
 	STEP_S=1
 	DRAIN_S=2
 	WARMUP_S=0.5
-	CONFIGS=(a b-sync b-batch c-sync)
+	CONFIGS=(a a-relay b-sync b-batch c-sync)
 	PASSES=1
 	FLEET_DEVICES=1000
 	FLEET_RATES=max
@@ -57,7 +57,7 @@ else
 	STEP_S=5
 	DRAIN_S=5
 	WARMUP_S=1
-	CONFIGS=(a b-sync b-full b-batch b-sync-exclusive c-sync c-batch)
+	CONFIGS=(a a-relay b-sync b-full b-batch b-sync-exclusive c-sync c-batch)
 	PASSES=2
 	FLEET_DEVICES=10000
 	FLEET_RATES=5000,max
@@ -119,7 +119,7 @@ install_missing() {
 build() {
 	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTA_TESTS=OFF >/dev/null
 	cmake --build "$BUILD" -j"$(nproc)" --target mosquitto_ota loadgen external_tracker \
-		create_task tick_cost reply_cost >/dev/null
+		create_task tick_cost reply_cost relay_plugin >/dev/null
 }
 
 # ======================================================================
@@ -191,6 +191,7 @@ run_config() {
 	port=$(bench_free_port)
 	case $name in
 		a) source=reply ;;
+		a-relay) plugin=("plugin $BUILD/bench/relay_plugin.so") ;;
 		b-*) plugin=("plugin $BUILD/mosquitto_ota.so" "plugin_opt_db_path $dir/db/ota.db") ;;
 		c-sync) tracker=sync ;;
 		c-batch) tracker=batch ;;
