@@ -33,7 +33,7 @@ struct ota_config {
 	int batch_ms;         /* batch durability: longest wait before a commit */
 	bool exclusive_lock;  /* no other process may read the database */
 	int cache_kib;        /* SQLite page cache */
-	int checkpoint_pages; /* WAL pages written before a checkpoint */
+	int checkpoint_pages; /* WAL length at which the broker thread checkpoints */
 	int row_cache;        /* device rows kept in memory; 0: none */
 	size_t reply_max_bytes;
 	size_t command_max_bytes;

@@ -34,7 +34,7 @@ struct ota_store_options {
 	enum ota_durability durability;
 	bool exclusive; /* PRAGMA locking_mode=EXCLUSIVE: faster, no other readers */
 	int cache_kib;  /* page cache; 0: SQLite's default of 2,000 KiB */
-	int checkpoint_pages; /* WAL size that starts a checkpoint; 0: SQLite's 1,000 */
+	int checkpoint_pages; /* WAL length at which this connection checkpoints; 0: 1,000 */
 	int row_cache;  /* device rows kept in memory (rounded up to a power of two) */
 };
 
@@ -87,6 +87,10 @@ void ota_store_close(struct ota_store *store);
 
 /* Returns "PATH: CAUSE" for the last failed call. */
 const char *ota_store_error(const struct ota_store *store);
+
+/* Copies a failure of the background checkpoints into `out` and returns
+ * true, once per failure. Checkpoints then run on the calling thread. */
+bool ota_store_take_failure(struct ota_store *store, char *out, size_t size);
 
 int ota_store_begin(struct ota_store *store);
 int ota_store_commit(struct ota_store *store);

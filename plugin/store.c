@@ -6,6 +6,7 @@
  */
 #include "ota_store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,26 @@ struct form_slot {
 	char serial[OTA_SERIAL_MAX + 1];
 };
 
+/*
+ * Checkpoints copy WAL pages into the database file and fsync both, which
+ * stalls the connection that runs them for milliseconds. Unless the lock
+ * is exclusive, a thread with its own connection runs them instead, on
+ * another core. The thread calls SQLite only, never the broker.
+ */
+struct checkpointer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_cond_t idle; /* signalled when a pass ends */
+	sqlite3 *db;        /* the thread's own connection */
+	bool requested;     /* a pass is wanted */
+	bool busy;          /* a pass is running */
+	int copied;         /* WAL frames the last pass left copied */
+	bool stop;
+	bool failed;        /* the thread stopped checkpointing after an error */
+	char error[256];
+};
+
 struct ota_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
@@ -207,6 +228,11 @@ struct ota_store {
 	struct form_slot *forms; /* topic form cache, row_slot_count slots */
 	size_t row_slot_count;   /* a power of two, or 0 for no cache */
 	uint64_t generation;     /* slots of older generations are empty */
+	struct checkpointer *checkpointer; /* NULL: checkpoints on this connection */
+	int checkpoint_pages;
+	char failure[800];       /* the checkpoint thread's failure */
+	bool failure_seen;       /* failure contains a message */
+	bool failure_pending;    /* and not yet taken by ota_store_take_failure */
 };
 
 /* FNV-1a over the task id and the serial number. */
@@ -442,6 +468,165 @@ static int configure(struct ota_store *store, const struct ota_store_options *op
 	return OTA_STORE_OK;
 }
 
+static void *checkpoint_main(void *arg)
+{
+	struct checkpointer *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while(!c->stop){
+		int log_frames = 0;
+		int copied = 0;
+		int rc;
+
+		if(!c->requested){
+			pthread_cond_wait(&c->wake, &c->lock);
+			continue;
+		}
+		c->requested = false;
+		c->busy = true;
+		pthread_mutex_unlock(&c->lock);
+		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+			&log_frames, &copied);
+		pthread_mutex_lock(&c->lock);
+		c->busy = false;
+		pthread_cond_broadcast(&c->idle);
+		if(rc == SQLITE_OK){
+			c->copied = copied;
+		}else if(rc != SQLITE_BUSY && rc != SQLITE_LOCKED){
+			snprintf(c->error, sizeof(c->error), "%s", sqlite3_errmsg(c->db));
+			c->failed = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/*
+ * Runs after each commit of the main connection, with the WAL's length in
+ * frames. Every quarter of checkpoint_pages it requests a pass from the thread.
+ * At checkpoint_pages this connection copies what the passes left behind:
+ * while it writes, the thread never copies the last frames, and only a
+ * WAL copied to its end starts over at the next write instead of growing.
+ */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct ota_store *store = arg;
+	struct checkpointer *c = store->checkpointer;
+	int step = store->checkpoint_pages / 4;
+	bool failed;
+
+	pthread_mutex_lock(&c->lock);
+	failed = c->failed;
+	if(c->copied > frames){
+		c->copied = 0; /* the WAL started over */
+	}
+	if(!failed && !c->busy && frames < store->checkpoint_pages
+			&& frames >= c->copied + step){
+		c->requested = true;
+		pthread_cond_signal(&c->wake);
+	}
+	/* Twice the limit: the passes fell behind, so wait for the one running
+	 * rather than let the WAL grow. */
+	if(frames >= 2 * store->checkpoint_pages){
+		c->requested = false;
+		while(c->busy){
+			pthread_cond_wait(&c->idle, &c->lock);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	if(frames >= store->checkpoint_pages){
+		/* SQLITE_BUSY while a pass runs: the next commit tries again. */
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	}
+	if(failed && !store->failure_seen){
+		snprintf(store->failure, sizeof(store->failure),
+			"%s: checkpoint thread stopped, checkpoints run on the broker's thread: %s",
+			store->path, c->error);
+		store->failure_seen = true;
+		store->failure_pending = true;
+	}
+	return SQLITE_OK;
+}
+
+static void stop_checkpointer(struct ota_store *store)
+{
+	struct checkpointer *c = store->checkpointer;
+
+	if(!c){
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	sqlite3_wal_hook(store->db, NULL, NULL);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->idle);
+	free(c);
+	store->checkpointer = NULL;
+}
+
+/* Starts the checkpoint thread, unless the lock is exclusive: then no
+ * other connection may open the database, and checkpoints stay here. */
+static int start_checkpointer(struct ota_store *store, const struct ota_store_options *options)
+{
+	struct checkpointer *c;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	store->checkpoint_pages = options->checkpoint_pages > 0 ? options->checkpoint_pages : 1000;
+	if(options->exclusive){
+		return OTA_STORE_OK;
+	}
+	c = calloc(1, sizeof(*c));
+	if(!c){
+		snprintf(store->error, sizeof(store->error), "%s: out of memory (starting checkpoints)",
+			store->path);
+		return OTA_STORE_ERROR;
+	}
+	if(sqlite3_open_v2(store->path, &c->db, flags, NULL) != SQLITE_OK
+			|| sqlite3_exec(c->db, options->durability == OTA_DURABILITY_FULL
+				? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+				NULL, NULL, NULL) != SQLITE_OK){
+		snprintf(store->error, sizeof(store->error), "%s: %s (opening the checkpoint connection)",
+			store->path, sqlite3_errmsg(c->db));
+		sqlite3_close(c->db);
+		free(c);
+		return OTA_STORE_ERROR;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	if(pthread_create(&c->thread, NULL, checkpoint_main, c) != 0){
+		snprintf(store->error, sizeof(store->error), "%s: cannot start the checkpoint thread",
+			store->path);
+		sqlite3_close(c->db);
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->wake);
+		pthread_cond_destroy(&c->idle);
+		free(c);
+		return OTA_STORE_ERROR;
+	}
+	store->checkpointer = c;
+	/* Replaces the automatic checkpoint, which is also a WAL hook. */
+	sqlite3_wal_hook(store->db, on_wal_commit, store);
+	return OTA_STORE_OK;
+}
+
+bool ota_store_take_failure(struct ota_store *store, char *out, size_t size)
+{
+	if(!store->failure_pending){
+		return false;
+	}
+	snprintf(out, size, "%s", store->failure);
+	store->failure_pending = false;
+	return true;
+}
+
 static int prepare_all(struct ota_store *store)
 {
 	for(int i = 0; i < ST_COUNT; i++){
@@ -502,7 +687,7 @@ struct ota_store *ota_store_open(const struct ota_store_options *options,
 		goto fail;
 	}
 	if(configure(store, options) || migrate(store) || prepare_all(store)
-			|| read_next_history_id(store)){
+			|| read_next_history_id(store) || start_checkpointer(store, options)){
 		goto fail;
 	}
 	return store;
@@ -521,6 +706,9 @@ void ota_store_close(struct ota_store *store)
 	if(store->db && !sqlite3_get_autocommit(store->db)){
 		sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
 	}
+	/* First, so that the main connection closes last and checkpoints the
+	 * rest of the WAL. */
+	stop_checkpointer(store);
 	for(int i = 0; i < ST_COUNT; i++){
 		sqlite3_finalize(store->stmt[i]);
 	}

@@ -408,6 +408,16 @@ bool ota_tracker_started(const struct ota_tracker *t)
 	return t->started;
 }
 
+/* Logs a failure of the store's background work, once. */
+static void report_store_failure(struct ota_tracker *t)
+{
+	char failure[1024];
+
+	if(ota_store_take_failure(t->store, failure, sizeof(failure))){
+		ota__log(t, OTA_LOG_WARNING, "ota: %s", failure);
+	}
+}
+
 void ota_tracker_tick(struct ota_tracker *t)
 {
 	int64_t now = ota__now(t);
@@ -425,4 +435,5 @@ void ota_tracker_tick(struct ota_tracker *t)
 			&& now - t->batch_started_ms >= t->config.batch_ms){
 		ota_tracker_flush(t);
 	}
+	report_store_failure(t);
 }

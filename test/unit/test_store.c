@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -563,6 +564,72 @@ static void store_form_cache_forgets_rolled_back_forms(void **state)
 		"SELECT leading_slash FROM device WHERE serial = 'DEV-A'"), 0);
 }
 
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Many small commits with checkpoints every 100 pages: the checkpoint
+ * thread copies pages into the database file while the store stays open,
+ * the WAL stays near its limit, and every row survives a reopen. */
+static void store_checkpoints_bound_the_wal(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_store_options options = {
+		.path = f->path,
+		.durability = OTA_DURABILITY_SYNC,
+		.checkpoint_pages = 100,
+	};
+	char wal[320];
+	char err[512] = "";
+	long largest_wal = 0;
+	long db_before;
+
+	ota_store_close(f->store);
+	f->store = ota_store_open(&options, err, sizeof(err));
+	assert_non_null(f->store);
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	insert_sample_task(f->store, 26);
+	db_before = file_size(f->path);
+
+	for(int i = 0; i < 2000; i++){
+		struct ota_device_row row;
+		char serial[32];
+		long size;
+
+		snprintf(serial, sizeof(serial), "DEV-%05d", i);
+		sample_row(&row, 26, serial, 1000 + i);
+		assert_int_equal(ota_store_begin(f->store), OTA_STORE_OK);
+		assert_int_equal(ota_store_row_put(f->store, &row), OTA_STORE_OK);
+		assert_int_equal(ota_store_history_add(f->store, 26, serial, OTA_SEND, -1, NULL, i),
+			OTA_STORE_OK);
+		assert_int_equal(ota_store_commit(f->store), OTA_STORE_OK);
+		size = file_size(wal);
+		if(size > largest_wal){
+			largest_wal = size;
+		}
+	}
+	/* Twice the limit of 100 frames of 1,048 bytes (page and frame
+	 * header), and the frames of one more commit. */
+	CHECK(largest_wal <= 2 * 100 * 1048 + 16 * 1048, "WAL grew to %ld bytes", largest_wal);
+	CHECK(file_size(f->path) > db_before, "database file stayed at %ld bytes", db_before);
+	assert_checks_passed();
+
+	ota_store_close(f->store);
+	f->store = open_store(f->path, err, sizeof(err));
+	assert_non_null(f->store);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM task_device"), 2000);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM history"), 2000);
+	{
+		char check[64];
+
+		query_text(f->path, "PRAGMA integrity_check", check, sizeof(check));
+		assert_string_equal(check, "ok");
+	}
+}
+
 /* ===================================================================== */
 /* Deadlines                                                             */
 /* ===================================================================== */
@@ -802,6 +869,7 @@ int main(void)
 		store_test(store_row_cache_forgets_rolled_back_rows),
 		store_test(store_row_cache_forgets_deleted_tasks),
 		store_test(store_form_cache_forgets_rolled_back_forms),
+		store_test(store_checkpoints_bound_the_wal),
 		store_test(store_rows_due_oldest_first),
 		store_test(store_rows_due_respects_limit),
 		store_test(store_rows_due_none_yet),
