@@ -2,7 +2,7 @@
 # Runs every benchmark of the OTA plugin on this machine and writes the
 # report: docs/benchmarks.md and the chart docs/bench-throughput.png.
 #
-#   bench/run.sh           the full run, about 17 minutes on 2 cores
+#   bench/run.sh           the full run, about 10 minutes on 2 cores
 #   bench/run.sh --quick   a smoke run of about a minute, which writes its
 #                          report into the results folder, not into docs/
 #   --out DIR              where raw results go (default bench/results/<time>)
