@@ -23,7 +23,7 @@ void ota_config_init(struct ota_config *config)
 	config->push_qos = 1;
 	config->durability = OTA_DURABILITY_SYNC;
 	config->batch_ms = 50;
-	config->cache_kib = 16384;
+	config->cache_kib = 4096;
 	config->checkpoint_pages = 10000;
 	config->row_cache = 16384;
 	config->reply_max_bytes = 4096;

@@ -451,7 +451,8 @@ static int configure(struct ota_store *store, const struct ota_store_options *op
 		return OTA_STORE_ERROR;
 	}
 	/* Pages that miss the cache cost a read system call on the broker's
-	 * thread, and every checkpoint costs two fsyncs (docs/benchmarks.md). */
+	 * thread, but callgrind counts per-transaction work in SQLite that
+	 * grows with the pages cached (docs/benchmarks.md). */
 	if(options->cache_kib > 0){
 		snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", options->cache_kib);
 		if(exec(store, pragma, "setting the cache size")){

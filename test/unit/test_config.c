@@ -34,7 +34,7 @@ static void config_defaults(void **state)
 	assert_int_equal(config.push_qos, 1);
 	assert_int_equal(config.durability, OTA_DURABILITY_SYNC);
 	assert_false(config.exclusive_lock);
-	assert_int_equal(config.cache_kib, 16384);
+	assert_int_equal(config.cache_kib, 4096);
 	assert_int_equal(config.checkpoint_pages, 10000);
 	assert_int_equal(config.row_cache, 16384);
 	ota_config_free(&config);
