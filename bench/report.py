@@ -15,7 +15,7 @@ import sys
 
 CONFIG_NAMES = {
     "a": "(a) broker only, relays replies",
-    "a-relay": "(a) broker and relay plugin, same messages as (b), no tracking",
+    "a-relay": "relay baseline: (b)'s messages, no tracking",
     "b-sync": "(b) plugin, sync",
     "b-full": "(b) plugin, full",
     "b-batch": "(b) plugin, batch",
@@ -282,7 +282,7 @@ set datafile missing "?"
 set datafile separator "\\t"
 set multiplot layout 1,2 title "OTA tracking on Mosquitto: {devices} devices, {cores} cores, loopback"
 set grid
-set key top left
+set key top left Left reverse
 set xlabel "offered load (replies/s)"
 set ylabel "accepted replies/s"
 set xrange [-0.5:{last}.5]
@@ -751,8 +751,8 @@ def main():
     out.append("## Hot spots\n")
     out.append(
         "Instructions in user space, from callgrind (the `sync` and `batch` runs above)."
-        " The anonymous function at the top of the `sync` run is in the stripped"
-        " libsqlite3; see the analysis below for what it is.\n")
+        " Functions shown by address are in the stripped libsqlite3; the analysis below"
+        " names the largest.\n")
     out.append(hotspot_section(callgrind))
     out.append("### System calls of the broker per accepted reply\n")
     out.append(
