@@ -507,17 +507,23 @@ static void store_row_cache_agrees_with_database(void **state)
 	assert_checks_passed();
 }
 
+/* Reopens with a row cache of 64 slots and writes DEV-A's row of task 26,
+ * which the cache then holds. */
+static void put_cached_row(struct fixture *f, struct ota_device_row *row)
+{
+	reopen_with_cache(f, 64);
+	insert_sample_task(f->store, 26);
+	sample_row(row, 26, "DEV-A", 1000);
+	assert_int_equal(ota_store_row_put(f->store, row), OTA_STORE_OK);
+}
+
 static void store_row_cache_forgets_rolled_back_rows(void **state)
 {
 	struct fixture *f = *state;
 	struct ota_device_row row;
 	struct ota_device_row got;
 
-	reopen_with_cache(f, 64);
-	insert_sample_task(f->store, 26);
-	sample_row(&row, 26, "DEV-A", 1000);
-	assert_int_equal(ota_store_row_put(f->store, &row), OTA_STORE_OK);
-
+	put_cached_row(f, &row);
 	assert_int_equal(ota_store_begin(f->store), OTA_STORE_OK);
 	row.row.progress = 90;
 	assert_int_equal(ota_store_row_update_progress(f->store, &row), OTA_STORE_OK);
@@ -535,10 +541,7 @@ static void store_row_cache_forgets_deleted_tasks(void **state)
 	struct ota_device_row row;
 	struct ota_device_row got;
 
-	reopen_with_cache(f, 64);
-	insert_sample_task(f->store, 26);
-	sample_row(&row, 26, "DEV-A", 1000);
-	assert_int_equal(ota_store_row_put(f->store, &row), OTA_STORE_OK);
+	put_cached_row(f, &row);
 	assert_int_equal(ota_store_task_delete(f->store, 26), OTA_STORE_OK);
 	assert_int_equal(ota_store_row_get(f->store, 26, "DEV-A", &got), OTA_STORE_NOT_FOUND);
 }
