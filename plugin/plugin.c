@@ -310,9 +310,11 @@ OTA_PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
 	p->started_ms = monotonic_ms();
 	register_events(p);
 	mosquitto_log_printf(MOSQ_LOG_INFO, "ota: tracking OTA upgrades in %s"
-		" (durability %s, device_identity %s, connect events %s)",
+		" (durability %s, locking %s, cache_kib %d, row_cache %d, device_identity %s,"
+		" connect events %s)",
 		p->config.db_path, ota_durability_name(p->config.durability),
-		ota_identity_name(p->config.identity),
+		p->config.exclusive_lock ? "exclusive" : "normal", p->config.cache_kib,
+		p->config.row_cache, ota_identity_name(p->config.identity),
 		p->have_connect_event ? "yes" : "no, online means seen publishing");
 	*userdata = p;
 	return MOSQ_ERR_SUCCESS;
