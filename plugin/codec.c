@@ -585,8 +585,8 @@ static bool numbers_equal(const char *a, const char *b)
 
 /* Returns true, without parsing, for the same JSON text, or for a number
  * and a string that contain the same decimal text of at most 15
- * characters, which a double keeps exactly (1.2 and "1.2", the usual pair
- * of a task and a reply). */
+ * characters. A double keeps such a number exactly. The usual pair of a
+ * task and a reply is 1.2 and "1.2". */
 static bool same_version_text(const char *a_json, const char *b_json)
 {
 	const char *quoted = a_json[0] == '"' ? a_json : b_json;
