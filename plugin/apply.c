@@ -95,11 +95,11 @@ static int write_row(struct ota_tracker *t, const struct ota_device_row *before,
 }
 
 /*
- * History keeps one entry per status a row enters, with the progress it
- * entered with. Later progress reports of an upgrading device change only
+ * History keeps one entry per status change of a row, with the progress at
+ * that change. Later progress reports of an upgrading device change only
  * the row: they are most replies, and an entry each would double what a
  * reply writes. An event that passes a row through two statuses, such as
- * a `set` taking a new row through AWAIT to SEND, records the second.
+ * a `set` taking a new row through AWAIT to SEND, records only the second.
  */
 static bool records_history(const struct ota_device_row *before,
 	const struct ota_outcome *out, int i)

@@ -53,23 +53,22 @@ void ota__parse_topic(const char *topic, struct ota_topic *out)
 	}
 }
 
-/* Writes `{taskId}{tail}` or `/{taskId}{tail}`, cut to `size`. */
+#define TASK_TOPIC_TAIL_MAX sizeof("/ws/ota/summary")
+
+/* Writes `{taskId}{tail}` or `/{taskId}{tail}`, cut to `size`. The tail is
+ * one of the two below. */
 static void task_topic(char *out, size_t size, bool leading_slash, int64_t task_id,
 	const char *tail)
 {
-	char text[1 + OTA_INT_TEXT_MAX + 16];
+	char text[1 + OTA_INT_TEXT_MAX + TASK_TOPIC_TAIL_MAX];
 	size_t len = 0;
-	size_t tail_len = strlen(tail);
 
 	if(leading_slash){
 		text[len++] = '/';
 	}
 	len += ota_int_text(text + len, task_id);
-	if(tail_len >= sizeof(text) - len){
-		tail_len = sizeof(text) - len - 1;
-	}
-	memcpy(text + len, tail, tail_len);
-	len += tail_len;
+	memcpy(text + len, tail, strlen(tail));
+	len += strlen(tail);
 	if(len >= size){
 		len = size - 1;
 	}
